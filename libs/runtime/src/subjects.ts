@@ -1,0 +1,22 @@
+// Names of the JetStream stream, consumers and NATS subjects, derived from one prefix so that
+// every deployment (and every test) is isolated by its prefix.
+
+export const taskSubject = (prefix: string, shard: number) => `${prefix}.tasks.${shard}`;
+export const taskStream = (prefix: string) => `${prefix}_tasks`;
+export const shardConsumer = (prefix: string, shard: number) => `${prefix}_shard_${shard}`;
+/** Core NATS: "some run became ready". */
+export const wakeSubject = (prefix: string) => `${prefix}.wake`;
+/** Core NATS: "this run changed" (watchers re-read it). */
+export const runSubject = (prefix: string, runId: string) => `${prefix}.run.${runId}`;
+/** Core NATS: rate-limit notices shared by all executors. */
+export const rateLimitSubject = (prefix: string) => `${prefix}.ratelimit`;
+
+/** FNV-1a (32-bit) of the run id, mod the shard count. */
+export function shardOf(runId: string, shardCount: number): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < runId.length; i++) {
+    hash ^= runId.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash % shardCount;
+}
