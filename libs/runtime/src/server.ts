@@ -5,7 +5,7 @@ import http from "node:http";
 import http2 from "node:http2";
 import net, { type AddressInfo } from "node:net";
 import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
-import { connectNodeAdapter, type NodeHandlerFn } from "@connectrpc/connect-node";
+import { type ConnectNodeAdapterOptions, connectNodeAdapter } from "@connectrpc/connect-node";
 import { Health } from "@weft/contracts";
 import { HealthState } from "./health.ts";
 
@@ -18,7 +18,7 @@ export interface ServerOptions {
   interceptors?: Interceptor[];
   readMaxBytes?: number;
   /** Handler for plain HTTP requests that Connect does not route (metrics, console). */
-  fallback?: NodeHandlerFn;
+  fallback?: ConnectNodeAdapterOptions["fallback"];
 }
 
 export interface RunningServer {
