@@ -1,0 +1,7 @@
+// Test fixtures: an isolated Postgres database and JetStream prefix per test file, and real
+// service processes for crash and end-to-end tests.
+export * from "./database.ts";
+export * from "./environment.ts";
+export * from "./jetstream.ts";
+export * from "./names.ts";
+export * from "./process.ts";
