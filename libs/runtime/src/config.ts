@@ -24,8 +24,7 @@ export function parseEnv<S extends z.ZodRawShape>(
   return parsed.data;
 }
 
-const int = (min: number, max: number, fallback: number) =>
-  z.coerce.number().int().min(min).max(max).default(fallback);
+const int = (min: number, max: number, fallback: number) => z.coerce.number().int().min(min).max(max).default(fallback);
 
 export const envInt = int;
 

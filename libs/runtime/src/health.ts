@@ -3,7 +3,7 @@
 import { EventEmitter, on } from "node:events";
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
-import { Health, HealthCheckResponse_ServingStatus, HealthCheckResponseSchema } from "@weft/contracts";
+import { type Health, HealthCheckResponse_ServingStatus, HealthCheckResponseSchema } from "@weft/contracts";
 
 export class HealthState {
   private serving = false;

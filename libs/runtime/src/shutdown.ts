@@ -53,7 +53,10 @@ export class Shutdown {
         await Promise.race([
           Promise.resolve().then(step.run),
           new Promise<never>((_, reject) => {
-            const t = setTimeout(() => reject(new Error(`deadline passed while stopping ${step.name}`)), Math.max(left, 0));
+            const t = setTimeout(
+              () => reject(new Error(`deadline passed while stopping ${step.name}`)),
+              Math.max(left, 0),
+            );
             t.unref();
           }),
         ]);

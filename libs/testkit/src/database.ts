@@ -3,8 +3,7 @@
 import pg from "pg";
 import { isolatedName } from "./names.ts";
 
-export const testAdminUrl = () =>
-  process.env.WEFT_TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
+export const testAdminUrl = () => process.env.WEFT_TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 
 export interface TestDatabase {
   readonly name: string;

@@ -36,7 +36,12 @@ export async function spawnService(options: SpawnOptions): Promise<ServiceProces
   });
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(
-      () => reject(new Error(`${options.name} not ready after ${options.readyTimeoutMs ?? 20_000} ms:\n${logs.slice(-30).join("\n")}`)),
+      () =>
+        reject(
+          new Error(
+            `${options.name} not ready after ${options.readyTimeoutMs ?? 20_000} ms:\n${logs.slice(-30).join("\n")}`,
+          ),
+        ),
       options.readyTimeoutMs ?? 20_000,
     );
     const onLine = (line: string) => {
