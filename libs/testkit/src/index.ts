@@ -4,4 +4,4 @@ export * from "./database.ts";
 export * from "./environment.ts";
 export * from "./jetstream.ts";
 export * from "./names.ts";
-export * from "./process.ts";
+export { type ServiceProcess, type SpawnOptions, spawnService } from "@weft/stack";

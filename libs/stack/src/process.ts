@@ -23,6 +23,8 @@ export interface SpawnOptions {
   env: Record<string, string>;
   readyTimeoutMs?: number;
   args?: string[];
+  /** Called with every output line (e.g. to write a log file). */
+  onLine?: (line: string) => void;
 }
 
 export async function spawnService(options: SpawnOptions): Promise<ServiceProcess> {
@@ -45,6 +47,7 @@ export async function spawnService(options: SpawnOptions): Promise<ServiceProces
       options.readyTimeoutMs ?? 20_000,
     );
     const onLine = (line: string) => {
+      options.onLine?.(line);
       logs.push(line);
       if (logs.length > 5000) logs.splice(0, 1000);
       if (!line.startsWith("{")) return;
