@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Everything a fresh clone needs before it runs: Node 24 + pnpm (scripts/toolchain.sh), the
+# workspace's packages (frozen lockfile), and the local Postgres and NATS (scripts/services.sh).
+# Source it, so that PATH keeps the toolchain: `source scripts/setup.sh`.
+_weft_here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+source "$_weft_here/toolchain.sh"
+if [ ! -f "$_weft_here/../node_modules/.modules.yaml" ] || [ "$_weft_here/../pnpm-lock.yaml" -nt "$_weft_here/../node_modules/.modules.yaml" ]; then
+  (cd "$_weft_here/.." && pnpm install --frozen-lockfile >&2)
+fi
+bash "$_weft_here/services.sh"
+unset _weft_here
