@@ -9,5 +9,5 @@ export default defineApp({
   steps: [extract, analyzeA, analyzeB, summarize],
 });
 
-export { pipeline };
 export * from "./steps.ts";
+export { pipeline };

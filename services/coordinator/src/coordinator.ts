@@ -1,0 +1,81 @@
+// Wires a coordinator: registration with the journal, the wake subscription, the claim loop and
+// the health server.
+import { StepKind, WorkerRole } from "@weft/contracts";
+import { connectNats, createLogger, type Logger, type NatsConnection, startServer, wakeSubject } from "@weft/runtime";
+import type { App } from "@weft/sdk";
+import { ClaimLoop } from "./claim-loop.ts";
+import type { CoordinatorConfig } from "./config.ts";
+import { createJournalClient, type JournalClient } from "./journal-client.ts";
+import { WakeSignal } from "./wake-signal.ts";
+
+export interface RunningCoordinator {
+  readonly port: number;
+  readonly loop: ClaimLoop;
+  stop(): Promise<void>;
+}
+
+const stepKinds = { query: StepKind.QUERY, mutation: StepKind.MUTATION, action: StepKind.ACTION } as const;
+
+async function register(journal: JournalClient, config: CoordinatorConfig, app: App, logger: Logger): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await journal.registerWorker({
+        workerId: config.WEFT_COORDINATOR_ID,
+        role: WorkerRole.COORDINATOR,
+        appVersion: app.version,
+        workflows: [...app.workflows.values()].map((w) => ({ name: w.name, hasOnComplete: Boolean(w.onComplete) })),
+        steps: [...app.steps.values()].map((s) => ({ name: s.name, kind: stepKinds[s.kind] })),
+      });
+      return;
+    } catch (err) {
+      if (attempt % 10 === 1) logger.warn({ err, attempt }, "journal not reachable yet; retrying registration");
+      await new Promise((resolve) => setTimeout(resolve, Math.min(100 * attempt, 1_000)));
+    }
+  }
+}
+
+export async function startCoordinator(options: {
+  config: CoordinatorConfig;
+  app: App;
+  logger?: Logger;
+}): Promise<RunningCoordinator> {
+  const { config, app } = options;
+  const logger = options.logger ?? createLogger("coordinator", config.WEFT_LOG_LEVEL);
+  const journal = createJournalClient(config.WEFT_JOURNAL_URL);
+  const server = await startServer({
+    host: config.WEFT_COORDINATOR_HOST,
+    port: config.WEFT_COORDINATOR_PORT,
+    services: [],
+    routes: () => {},
+  });
+  await register(journal, config, app, logger);
+
+  const wake = new WakeSignal();
+  const nc: NatsConnection = await connectNats(config.WEFT_NATS_URL, config.WEFT_COORDINATOR_ID);
+  const subscription = nc.subscribe(wakeSubject(config.WEFT_PREFIX), { callback: () => wake.wake() });
+  const loop = new ClaimLoop({
+    owner: config.WEFT_COORDINATOR_ID,
+    journal,
+    app,
+    logger,
+    wake,
+    claimBatch: config.WEFT_CLAIM_BATCH,
+    leaseMs: config.WEFT_LEASE_MS,
+    safetyPollMs: config.WEFT_SAFETY_POLL_MS,
+    workers: config.WEFT_MAX_CONCURRENT_TURNS,
+  });
+  loop.start();
+  server.health.setServing(true);
+
+  return {
+    port: server.port,
+    loop,
+    stop: async () => {
+      server.health.setServing(false);
+      subscription.unsubscribe();
+      await loop.stop();
+      await nc.drain();
+      await server.close();
+    },
+  };
+}

@@ -1,0 +1,125 @@
+// Translation between the journal's wire types and the SDK replay engine: a claimed run becomes
+// the engine's input; the engine's outcome becomes a Turn to commit.
+import { create } from "@bufbuild/protobuf";
+import {
+  type ClaimedRun,
+  decodePayload,
+  encodePayload,
+  type Failure,
+  FailureSchema,
+  NewStepSchema,
+  StepKind,
+  StepStatus,
+  type Turn,
+  TurnCompletionSchema,
+  TurnSchema,
+  timestampMs,
+  toTimestamp,
+} from "@weft/contracts";
+import type { JournalStep, NewStepCommand, ReplayInput, StepKindName, TurnOutcome } from "@weft/sdk/workflow";
+
+const kindNames: Record<number, StepKindName> = {
+  [StepKind.QUERY]: "query",
+  [StepKind.MUTATION]: "mutation",
+  [StepKind.ACTION]: "action",
+  [StepKind.SLEEP]: "sleep",
+  [StepKind.EVENT]: "event",
+  [StepKind.CHILD]: "child",
+};
+
+const kindValues: Record<StepKindName, StepKind> = {
+  query: StepKind.QUERY,
+  mutation: StepKind.MUTATION,
+  action: StepKind.ACTION,
+  sleep: StepKind.SLEEP,
+  event: StepKind.EVENT,
+  child: StepKind.CHILD,
+};
+
+const statusNames = {
+  [StepStatus.RUNNING]: "running",
+  [StepStatus.COMPLETED]: "completed",
+  [StepStatus.FAILED]: "failed",
+  [StepStatus.CANCELED]: "canceled",
+} as const;
+
+function failureOf(error: Failure | undefined): { name: string; message: string } | undefined {
+  return error ? { name: error.name, message: error.message } : undefined;
+}
+
+/** The replay input for a claimed run; the on-complete entry (seq 0) is not part of replay. */
+export function replayInput(claimed: ClaimedRun): ReplayInput {
+  const run = claimed.run;
+  if (!run) throw new Error("journal returned a claimed run without its run");
+  const steps: JournalStep[] = [];
+  for (const step of claimed.steps) {
+    const kind = kindNames[step.kind];
+    if (step.seq === 0 || kind === undefined) continue;
+    const status = statusNames[step.status as keyof typeof statusNames] ?? "running";
+    steps.push({
+      seq: step.seq,
+      name: step.name,
+      kind,
+      status,
+      result: status === "completed" ? decodePayload(step.result) : undefined,
+      failure: failureOf(step.error),
+      completionOrder: step.completionOrder,
+      completedAtMs: timestampMs(step.completedAt),
+      childRunId: step.childRunId || undefined,
+    });
+  }
+  return {
+    run: {
+      id: run.id,
+      workflowName: run.workflowName,
+      args: decodePayload(run.args),
+      createdAtMs: timestampMs(run.createdAt) ?? Date.now(),
+    },
+    steps,
+  };
+}
+
+function newStep(command: NewStepCommand) {
+  return create(NewStepSchema, {
+    seq: command.seq,
+    name: command.name,
+    kind: kindValues[command.kind],
+    args: encodePayload(command.args),
+    wakeAt: command.wakeAtMs === undefined ? undefined : toTimestamp(command.wakeAtMs),
+    eventName: command.eventName ?? "",
+    timeoutAt: command.timeoutAtMs === undefined ? undefined : toTimestamp(command.timeoutAtMs),
+    childWorkflowName: command.childWorkflowName ?? "",
+  });
+}
+
+/** The Turn that commits a replay outcome under the claim's lease. */
+export function turnOf(claimed: ClaimedRun, outcome: TurnOutcome, traceparent = ""): Turn {
+  const run = claimed.run;
+  if (!run) throw new Error("journal returned a claimed run without its run");
+  let completion: Turn["completion"];
+  if (outcome.completion) {
+    completion =
+      "result" in outcome.completion
+        ? create(TurnCompletionSchema, {
+            outcome: { case: "result", value: encodePayload(outcome.completion.result ?? null) },
+          })
+        : create(TurnCompletionSchema, {
+            outcome: {
+              case: "failure",
+              value: create(FailureSchema, {
+                name: outcome.completion.failure.name,
+                message: outcome.completion.failure.message,
+                stack: outcome.completion.failure.stack ?? "",
+              }),
+            },
+          });
+  }
+  return create(TurnSchema, {
+    runId: run.id,
+    leaseToken: claimed.leaseToken,
+    generation: run.generation,
+    newSteps: outcome.newSteps.map(newStep),
+    completion,
+    traceparent,
+  });
+}
