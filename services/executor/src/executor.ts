@@ -1,0 +1,223 @@
+// Wires the executor: registration with the journal, shard leases → shard consumers → dispatcher
+// → step runner → flusher → acks, plus rate-limit notices, task keep-alive and the health server.
+// `stop()` is the graceful drain: not serving, stop pulling, finish (or at the deadline abandon)
+// running handlers, flush, ack, release shard leases, close NATS, close the server.
+import { setTimeout as sleep } from "node:timers/promises";
+import { jetstream } from "@nats-io/jetstream";
+import { StepKind as ProtoStepKind, WorkerRole } from "@weft/contracts";
+import { connectNats, type Logger, startServer } from "@weft/runtime";
+import type { App, StepKind } from "@weft/sdk";
+import { Backpressure } from "./backpressure.ts";
+import type { ExecutorConfig } from "./config.ts";
+import { ResultFlusher } from "./flush.ts";
+import { DRAIN_DEADLINE, HeldTasks } from "./held-tasks.ts";
+import { createJournalClient, type JournalClient } from "./journal-client.ts";
+import { RateLimits } from "./rate-limits.ts";
+import { ensureShardConsumer, ShardConsumer } from "./shard-consumer.ts";
+import { ShardLeases } from "./shard-leases.ts";
+import { StepRunner } from "./step-runner.ts";
+import { TaskDispatcher } from "./task-dispatcher.ts";
+
+export interface StartExecutorOptions {
+  config: ExecutorConfig;
+  app: App;
+  logger: Logger;
+  /** For tests: a journal client other than one for config.journalUrl. */
+  journal?: JournalClient;
+}
+
+export interface RunningExecutor {
+  readonly port: number;
+  readonly executorId: string;
+  /** Shards consumed now. */
+  shards(): number[];
+  readonly stats: ExecutorStats;
+  /** Graceful drain; resolves when everything is flushed (or abandoned at the deadline) and closed. */
+  stop(): Promise<void>;
+}
+
+export interface ExecutorStats {
+  readonly dispatcher: TaskDispatcher["stats"];
+  readonly flush: ResultFlusher["stats"];
+  readonly backpressurePauses: Backpressure["pauses"];
+  held(): number;
+}
+
+const KIND: Record<StepKind, ProtoStepKind> = {
+  query: ProtoStepKind.QUERY,
+  mutation: ProtoStepKind.MUTATION,
+  action: ProtoStepKind.ACTION,
+};
+
+export async function startExecutor(options: StartExecutorOptions): Promise<RunningExecutor> {
+  const { config, app } = options;
+  const logger = options.logger.child({ executorId: config.executorId });
+  const journal = options.journal ?? createJournalClient(config.journalUrl);
+
+  const registered = await register(journal, config, app, logger);
+  if (registered.subjectPrefix && registered.subjectPrefix !== config.prefix) {
+    throw new Error(
+      `WEFT_PREFIX is "${config.prefix}" but the journal publishes tasks under "${registered.subjectPrefix}"`,
+    );
+  }
+
+  const nc = await connectNats(config.natsUrl, `executor ${config.executorId}`);
+  const js = jetstream(nc);
+  const rateLimits = new RateLimits({ nc, prefix: config.prefix, executorId: config.executorId, logger });
+  await rateLimits.start();
+
+  const held = new HeldTasks({
+    keepAliveMs: config.keepAliveMs,
+    logger,
+    heartbeat: async (stepIds) =>
+      (await journal.heartbeatSteps({ executorId: config.executorId, stepIds })).finishedStepIds,
+  });
+  held.start();
+  const backpressure = new Backpressure(held, {
+    concurrency: config.concurrency,
+    maxInflightBytes: config.maxInflightBytes,
+    maxHeapBytes: config.maxHeapBytes,
+  });
+  const flusher = new ResultFlusher({
+    maxResults: config.flushMaxResults,
+    maxBytes: config.flushMaxBytes,
+    maxCalls: config.flushMaxCalls,
+    logger,
+    record: async (results, signal) => {
+      await journal.recordResultBatch({ executorId: config.executorId, results }, { signal });
+    },
+    recorded: (entries) => {
+      for (const e of entries) held.ack(e.held);
+    },
+  });
+  const runner = new StepRunner({ app, rateLimits, logger });
+  const dispatcher = new TaskDispatcher({ held, runner, flusher, logger });
+
+  const consumers = new Map<number, ShardConsumer>();
+  const stopping = new Set<Promise<void>>();
+  let draining = false;
+  const startShard = async (shard: number) => {
+    try {
+      await ensureShardConsumer(nc, config.prefix, shard);
+    } catch (err) {
+      logger.warn({ err, shard }, "could not ensure the shard's consumer; pulling anyway");
+    }
+    if (draining || consumers.has(shard) || !leases.shards.includes(shard)) return;
+    const consumer = new ShardConsumer({
+      shard,
+      prefix: config.prefix,
+      js,
+      backpressure,
+      fetchBatch: config.fetchBatch,
+      shareOf: () => Math.ceil(config.concurrency / Math.max(1, consumers.size)),
+      fetchExpiresMs: config.fetchExpiresMs,
+      logger,
+      deliver: (msg) => dispatcher.deliver(msg),
+    });
+    consumers.set(shard, consumer);
+    consumer.start();
+  };
+  const stopShard = (shard: number) => {
+    const consumer = consumers.get(shard);
+    if (!consumer) return;
+    consumers.delete(shard);
+    // Tasks already held from a lost shard still finish and are acked normally.
+    const p = consumer.stop().finally(() => stopping.delete(p));
+    stopping.add(p);
+  };
+  const leases = new ShardLeases({
+    journal,
+    executorId: config.executorId,
+    leaseMs: config.shardLeaseMs,
+    logger,
+    onChange: ({ gained, lost }) => {
+      for (const shard of lost) stopShard(shard);
+      for (const shard of gained) void startShard(shard);
+    },
+  });
+
+  const server = await startServer({ port: config.port, routes: () => {}, services: [] });
+  await leases.start();
+  server.health.setServing(true);
+  logger.info({ shards: leases.shards, shardCount: leases.shardCount }, "executor started");
+
+  let stopped: Promise<void> | undefined;
+  const drain = async () => {
+    const step = async (name: string, fn: () => Promise<unknown> | unknown) => {
+      logger.info(`drain: ${name}`);
+      try {
+        await fn();
+      } catch (err) {
+        logger.error({ err }, `drain: ${name} failed`);
+      }
+    };
+    const deadline = Date.now() + config.drainTimeoutMs;
+    const left = () => Math.max(0, deadline - Date.now());
+    await step("not serving", () => server.health.setServing(false));
+    await step("stop pulling", async () => {
+      draining = true;
+      for (const shard of [...consumers.keys()]) stopShard(shard);
+      await Promise.all([...stopping]);
+    });
+    await step("finish running steps", async () => {
+      const timer = sleep(left(), "deadline" as const, { ref: false });
+      if ((await Promise.race([dispatcher.idle(), timer])) === "deadline") {
+        logger.warn({ running: dispatcher.active }, "drain deadline: aborting running steps (redelivered)");
+        held.abortAll(DRAIN_DEADLINE);
+        await dispatcher.idle();
+      }
+    });
+    await step("flush results", async () => {
+      // Recording gets at least a few seconds even when the handlers used up the deadline.
+      const flushed = await flusher.drain(Math.max(left(), 5_000));
+      if (!flushed) logger.warn("results not recorded before the deadline; their tasks will be redelivered");
+    });
+    await step("give back unfinished tasks", () => {
+      held.stop();
+      const released = held.releaseAll();
+      if (released > 0) logger.warn({ released }, "gave back unrecorded tasks");
+    });
+    await step("send acks", () => nc.flush());
+    await step("release shard leases", () => leases.stop());
+    await step("stop rate-limit notices", () => rateLimits.stop());
+    await step("close NATS", () => nc.close());
+    await step("close server", () => server.close());
+    logger.info("executor stopped");
+  };
+
+  return {
+    port: server.port,
+    executorId: config.executorId,
+    shards: () => [...consumers.keys()].sort((a, b) => a - b),
+    stats: {
+      dispatcher: dispatcher.stats,
+      flush: flusher.stats,
+      backpressurePauses: backpressure.pauses,
+      held: () => held.count,
+    },
+    stop: () => {
+      stopped ??= drain();
+      return stopped;
+    },
+  };
+}
+
+/** RegisterWorker, retried while the journal is starting up. */
+async function register(journal: JournalClient, config: ExecutorConfig, app: App, logger: Logger) {
+  const request = {
+    workerId: config.executorId,
+    role: WorkerRole.EXECUTOR,
+    appVersion: app.version,
+    workflows: [...app.workflows.values()].map((w) => ({ name: w.name, hasOnComplete: w.onComplete !== undefined })),
+    steps: [...app.steps.values()].map((s) => ({ name: s.name, kind: KIND[s.kind] })),
+  };
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await journal.registerWorker(request);
+    } catch (err) {
+      if (attempt >= 20) throw err;
+      logger.warn({ err, attempt }, "journal not reachable yet; retrying RegisterWorker");
+      await sleep(Math.min(2_000, 100 * 2 ** attempt));
+    }
+  }
+}

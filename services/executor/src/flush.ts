@@ -1,0 +1,168 @@
+// The result buffer. Results are recorded with RecordResultBatch, opportunistically batched: with
+// no call in flight a result goes at once; while calls are in flight results pile up and the next
+// call carries them all. Batches are split by count and bytes; a second call starts only for a
+// full batch. Tasks are acked only after their call returned; a failed call is retried with
+// backoff until it succeeds or the executor stops (then the tasks stay unacked and are redelivered).
+import { setTimeout as sleep } from "node:timers/promises";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { FailureSchema, type StepResult, StepResultSchema } from "@weft/contracts";
+import type { Logger } from "@weft/runtime";
+import { backoffMs, type RetryPolicy } from "@weft/sdk";
+import type { HeldTask } from "./held-tasks.ts";
+
+export interface FlushEntry {
+  readonly held: HeldTask;
+  readonly result: StepResult;
+  readonly bytes: number;
+}
+
+export interface ResultFlusherOptions {
+  maxResults: number;
+  maxBytes: number;
+  /** Most calls in flight at once. */
+  maxCalls: number;
+  logger: Logger;
+  /** Records the results (RecordResultBatch); throws when nothing was recorded. */
+  record(results: StepResult[], signal: AbortSignal): Promise<void>;
+  /** The call returned: every task of the batch may be acked. */
+  recorded(entries: readonly FlushEntry[]): void;
+  /** Backoff between attempts of a failed call. */
+  retry?: RetryPolicy;
+}
+
+const CALL_RETRY: RetryPolicy = {
+  maxAttempts: Number.POSITIVE_INFINITY,
+  initialBackoffMs: 100,
+  backoffCoefficient: 2,
+  maxBackoffMs: 5_000,
+};
+
+// Field tag and length prefix of one `results` entry in the request.
+const ENTRY_OVERHEAD = 6;
+
+export class ResultFlusher {
+  private buffer: FlushEntry[] = [];
+  private bufferBytes = 0;
+  private inFlight = 0;
+  private readonly stopping = new AbortController();
+  private idleWaiters: (() => void)[] = [];
+  private readonly options: ResultFlusherOptions;
+  readonly stats = { calls: 0, failedCalls: 0, results: 0 };
+
+  constructor(options: ResultFlusherOptions) {
+    this.options = options;
+  }
+
+  /** Results waiting or in flight. */
+  get pending(): number {
+    return this.buffer.length;
+  }
+
+  get callsInFlight(): number {
+    return this.inFlight;
+  }
+
+  add(held: HeldTask, result: StepResult): void {
+    let bytes = toBinary(StepResultSchema, result).length + ENTRY_OVERHEAD;
+    if (bytes > this.options.maxBytes) {
+      // One result that can never fit a batch would block its task forever: record why instead.
+      const tooLarge = create(StepResultSchema, {
+        ...result,
+        outcome: {
+          case: "failure",
+          value: create(FailureSchema, {
+            name: "ResultTooLargeError",
+            message: `step result of ${bytes} bytes exceeds the flush limit of ${this.options.maxBytes} bytes (WEFT_FLUSH_MAX_BYTES)`,
+          }),
+        },
+      });
+      result = tooLarge;
+      bytes = toBinary(StepResultSchema, result).length + ENTRY_OVERHEAD;
+    }
+    this.buffer.push({ held, result, bytes });
+    this.bufferBytes += bytes;
+    this.pump();
+  }
+
+  /**
+   * Waits until every buffered result is recorded and acked, at most `timeoutMs`; then stops
+   * retrying. Returns true when everything was flushed.
+   */
+  async drain(timeoutMs: number): Promise<boolean> {
+    if (!this.isIdle()) {
+      const idle = new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+      const timer = sleep(timeoutMs, undefined, { ref: false });
+      await Promise.race([idle, timer]);
+    }
+    const flushed = this.isIdle();
+    this.stopping.abort();
+    return flushed;
+  }
+
+  private isIdle(): boolean {
+    return this.buffer.length === 0 && this.inFlight === 0;
+  }
+
+  private pump(): void {
+    while (this.inFlight < this.options.maxCalls && this.buffer.length > 0 && !this.stopping.signal.aborted) {
+      const full = this.buffer.length >= this.options.maxResults || this.bufferBytes >= this.options.maxBytes;
+      // A partial batch waits for the call in flight: what piles up meanwhile rides the next call.
+      if (this.inFlight > 0 && !full) break;
+      const batch = this.takeBatch();
+      this.inFlight++;
+      void this.send(batch).finally(() => {
+        this.inFlight--;
+        this.pump();
+        if (this.isIdle()) {
+          const waiters = this.idleWaiters;
+          this.idleWaiters = [];
+          for (const w of waiters) w();
+        }
+      });
+    }
+  }
+
+  private takeBatch(): FlushEntry[] {
+    const { maxResults, maxBytes } = this.options;
+    let n = 0;
+    let bytes = 0;
+    while (n < this.buffer.length && n < maxResults) {
+      const next = this.buffer[n]!.bytes;
+      if (n > 0 && bytes + next > maxBytes) break;
+      bytes += next;
+      n++;
+    }
+    const batch = this.buffer.slice(0, n);
+    this.buffer = this.buffer.slice(n);
+    this.bufferBytes -= bytes;
+    return batch;
+  }
+
+  private async send(batch: FlushEntry[]): Promise<void> {
+    const signal = this.stopping.signal;
+    const policy = this.options.retry ?? CALL_RETRY;
+    const results = batch.map((e) => e.result);
+    for (let attempt = 1; ; attempt++) {
+      this.stats.calls++;
+      try {
+        await this.options.record(results, signal);
+        this.stats.results += batch.length;
+        this.options.recorded(batch);
+        return;
+      } catch (err) {
+        this.stats.failedCalls++;
+        if (signal.aborted) return; // stopping: the tasks stay unacked and are redelivered
+        const delay = backoffMs(policy, attempt);
+        this.options.logger.warn(
+          { err, results: batch.length, attempt, retryInMs: Math.round(delay) },
+          "recording results failed; retrying",
+        );
+        try {
+          await sleep(delay, undefined, { signal });
+        } catch {
+          return;
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,105 @@
+// Pulls one shard's tasks: a loop of JetStream fetches on the shard's durable pull consumer, each
+// sized by the room backpressure grants. Stopping ends the loop after the pull in progress expires;
+// a message that arrives after the stop is given back (nak) for another executor.
+import { setTimeout as sleep } from "node:timers/promises";
+import { AckPolicy, type Consumer, type JetStreamClient, type JsMsg, jetstreamManager } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { type Logger, shardConsumer, taskStream, taskSubject } from "@weft/runtime";
+import type { Backpressure } from "./backpressure.ts";
+
+export interface ShardConsumerOptions {
+  shard: number;
+  prefix: string;
+  js: JetStreamClient;
+  backpressure: Backpressure;
+  /** Largest pull. */
+  fetchBatch: number;
+  /** Each shard's fair share of the concurrency; a pull asks for at most this many. */
+  shareOf: () => number;
+  fetchExpiresMs: number;
+  logger: Logger;
+  /** Takes ownership of a received task message (must ack or nak it eventually). */
+  deliver(msg: JsMsg): void;
+}
+
+const ACK_WAIT_NS = 30_000_000_000;
+
+/** Creates the shard's durable consumer if the journal has not yet (same settings as the journal). */
+export async function ensureShardConsumer(nc: NatsConnection, prefix: string, shard: number): Promise<void> {
+  const jsm = await jetstreamManager(nc);
+  const name = shardConsumer(prefix, shard);
+  try {
+    await jsm.consumers.info(taskStream(prefix), name);
+    return;
+  } catch (err) {
+    if (!/consumer not found/i.test((err as Error).message)) throw err;
+  }
+  await jsm.consumers.add(taskStream(prefix), {
+    durable_name: name,
+    filter_subject: taskSubject(prefix, shard),
+    ack_policy: AckPolicy.Explicit,
+    ack_wait: ACK_WAIT_NS,
+    max_deliver: -1,
+  });
+}
+
+export class ShardConsumer {
+  private readonly stopping = new AbortController();
+  private running: Promise<void> | undefined;
+  private readonly options: ShardConsumerOptions;
+  /** Messages received (for tests and metrics). */
+  received = 0;
+
+  constructor(options: ShardConsumerOptions) {
+    this.options = options;
+  }
+
+  get shard(): number {
+    return this.options.shard;
+  }
+
+  start(): void {
+    this.running ??= this.loop();
+  }
+
+  /** Stops pulling; resolves once the pull in progress has ended (at most fetchExpiresMs). */
+  async stop(): Promise<void> {
+    this.stopping.abort();
+    await this.running;
+  }
+
+  private async loop(): Promise<void> {
+    const { shard, prefix, js, backpressure, fetchBatch, fetchExpiresMs, logger } = this.options;
+    const signal = this.stopping.signal;
+    let consumer: Consumer | undefined;
+    let failures = 0;
+    while (!signal.aborted) {
+      const want = Math.max(1, Math.min(fetchBatch, this.options.shareOf()));
+      const granted = await backpressure.reserve(want, signal);
+      if (granted === 0) break;
+      let got = 0;
+      try {
+        consumer ??= await js.consumers.get(taskStream(prefix), shardConsumer(prefix, shard));
+        const messages = await consumer.fetch({ max_messages: granted, expires: fetchExpiresMs });
+        for await (const msg of messages) {
+          got++;
+          backpressure.consume();
+          this.received++;
+          if (signal.aborted) {
+            msg.nak();
+            continue;
+          }
+          this.options.deliver(msg);
+        }
+        failures = 0;
+      } catch (err) {
+        failures++;
+        consumer = undefined;
+        logger.warn({ err, shard }, "pulling tasks failed; retrying");
+        await sleep(Math.min(5_000, 100 * 2 ** Math.min(failures, 6)), undefined, { signal }).catch(() => {});
+      } finally {
+        backpressure.unreserve(granted - got);
+      }
+    }
+  }
+}

@@ -1,0 +1,207 @@
+// Runs one task's handler to an outcome: the step's handler (or the workflow's onComplete hook
+// for ON_COMPLETE tasks) with its retry policy, per-attempt timeout and the shared rate-limit
+// pauses. Every path ends in a result to record, except an external abort (drain deadline, or
+// the journal saying the step finished), which abandons the task.
+import { setTimeout as sleep } from "node:timers/promises";
+import { create } from "@bufbuild/protobuf";
+import {
+  decodePayload,
+  encodePayload,
+  type Failure,
+  FailureSchema,
+  StepKind,
+  type StepResult,
+  StepResultSchema,
+  type StepTask,
+  toTimestamp,
+} from "@weft/contracts";
+import type { Logger } from "@weft/runtime";
+import {
+  type App,
+  backoffMs,
+  DEFAULT_RETRY_POLICY,
+  NonRetryableError,
+  type RetryPolicy,
+  type StepContext,
+  TimeoutError,
+  toFailure,
+} from "@weft/sdk";
+import type { RateLimits } from "./rate-limits.ts";
+
+export type StepOutcome = { kind: "result"; result: StepResult } | { kind: "abandoned"; reason: unknown };
+
+interface Runnable {
+  name: string;
+  handler: (args: unknown, ctx: StepContext) => unknown;
+  retry: RetryPolicy;
+  timeoutMs: number | undefined;
+}
+
+export interface StepRunnerOptions {
+  app: App;
+  rateLimits: RateLimits;
+  logger: Logger;
+  /** For tests: the jitter source of the backoff. */
+  random?: () => number;
+}
+
+export class StepRunner {
+  private readonly options: StepRunnerOptions;
+
+  constructor(options: StepRunnerOptions) {
+    this.options = options;
+  }
+
+  /** `signal` aborts from outside (drain deadline, step finished): the outcome is then "abandoned". */
+  async run(task: StepTask, signal: AbortSignal): Promise<StepOutcome> {
+    const startedAt = Date.now();
+    const finish = (attempt: number, outcome: StepResult["outcome"]): StepOutcome => ({
+      kind: "result",
+      result: create(StepResultSchema, {
+        stepId: task.stepId,
+        runId: task.runId,
+        generation: task.generation,
+        attempt,
+        outcome,
+        startedAt: toTimestamp(startedAt),
+        finishedAt: toTimestamp(Date.now()),
+      }),
+    });
+    const fail = (attempt: number, err: unknown) => finish(attempt, { case: "failure", value: failureOf(err) });
+
+    const runnable = this.resolve(task);
+    if (runnable instanceof Error) return fail(1, runnable);
+    let args: unknown;
+    try {
+      args = decodePayload(task.args);
+    } catch (err) {
+      return fail(1, new NonRetryableError(`step "${task.stepName}": invalid args: ${(err as Error).message}`));
+    }
+
+    const { rateLimits, random } = this.options;
+    for (let attempt = 1; ; ) {
+      try {
+        await rateLimits.waitUntilOpen(runnable.name, signal);
+      } catch {
+        return { kind: "abandoned", reason: signal.reason };
+      }
+      if (signal.aborted) return { kind: "abandoned", reason: signal.reason };
+      try {
+        const value = await runAttempt(runnable, args, contextOf(task, attempt), signal);
+        let payload: Uint8Array;
+        try {
+          payload = encodePayload(value);
+        } catch (err) {
+          return fail(
+            attempt,
+            new NonRetryableError(`step "${runnable.name}": result is not JSON: ${(err as Error).message}`),
+          );
+        }
+        return finish(attempt, { case: "result", value: payload });
+      } catch (err) {
+        if (signal.aborted) return { kind: "abandoned", reason: signal.reason };
+        const retryAfterMs = rateLimitOf(err);
+        if (retryAfterMs !== undefined) {
+          rateLimits.report(runnable.name, retryAfterMs);
+          continue; // not counted
+        }
+        if (isNonRetryable(err) || attempt >= runnable.retry.maxAttempts) return fail(attempt, err);
+        try {
+          await sleep(backoffMs(runnable.retry, attempt, random), undefined, { signal });
+        } catch {
+          return { kind: "abandoned", reason: signal.reason };
+        }
+        attempt++;
+      }
+    }
+  }
+
+  private resolve(task: StepTask): Runnable | Error {
+    const { app } = this.options;
+    if (task.kind === StepKind.ON_COMPLETE) {
+      const workflow = app.workflows.get(task.workflowName);
+      const hook = workflow?.onComplete;
+      if (!hook) {
+        return new NonRetryableError(
+          `workflow "${task.workflowName}" has no onComplete hook in this executor's app (version "${app.version}")`,
+        );
+      }
+      // The hook reacts to the outcome; it retries like a mutation (the default policy).
+      return {
+        name: task.stepName || `${task.workflowName}.onComplete`,
+        handler: (args, ctx) => hook(args as never, ctx),
+        retry: DEFAULT_RETRY_POLICY,
+        timeoutMs: undefined,
+      };
+    }
+    const step = app.steps.get(task.stepName);
+    if (!step) {
+      return new NonRetryableError(
+        `unknown step "${task.stepName}" (not in this executor's app, version "${app.version}")`,
+      );
+    }
+    return { name: step.name, handler: step.handler, retry: step.retry, timeoutMs: step.timeoutMs };
+  }
+}
+
+function contextOf(task: StepTask, attempt: number) {
+  return { stepId: task.stepId, runId: task.runId, workflowName: task.workflowName, seq: task.seq, attempt };
+}
+
+/** One attempt: the handler races its signal, which aborts on the timeout or from outside. */
+async function runAttempt(
+  runnable: Runnable,
+  args: unknown,
+  base: Omit<StepContext, "signal">,
+  outer: AbortSignal,
+): Promise<unknown> {
+  const controller = new AbortController();
+  const onOuter = () => controller.abort(outer.reason);
+  outer.addEventListener("abort", onOuter, { once: true });
+  const timer =
+    runnable.timeoutMs === undefined
+      ? undefined
+      : setTimeout(
+          () => controller.abort(new TimeoutError(`step "${runnable.name}" timed out after ${runnable.timeoutMs} ms`)),
+          runnable.timeoutMs,
+        );
+  let onAbort: (() => void) | undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(controller.signal.reason);
+    controller.signal.addEventListener("abort", onAbort, { once: true });
+  });
+  try {
+    const ctx: StepContext = { ...base, signal: controller.signal };
+    // A handler that ignores its signal keeps running in the background; its outcome is dropped.
+    return await Promise.race([Promise.resolve().then(() => runnable.handler(args, ctx)), aborted]);
+  } finally {
+    clearTimeout(timer);
+    outer.removeEventListener("abort", onOuter);
+    if (onAbort) controller.signal.removeEventListener("abort", onAbort);
+    aborted.catch(() => {});
+  }
+}
+
+// Branch on the stable error names, so errors from another copy of the SDK are recognised too.
+function isNonRetryable(err: unknown): boolean {
+  return err instanceof NonRetryableError || (err instanceof Error && err.name === "NonRetryableError");
+}
+
+function rateLimitOf(err: unknown): number | undefined {
+  if (!(err instanceof Error) || err.name !== "RateLimitError") return undefined;
+  const ms = (err as { retryAfterMs?: unknown }).retryAfterMs;
+  return typeof ms === "number" && Number.isFinite(ms) && ms >= 0 ? ms : 0;
+}
+
+function failureOf(err: unknown): Failure {
+  const f = toFailure(err);
+  let details: Uint8Array = new Uint8Array(0);
+  if (f.details !== undefined) {
+    try {
+      details = encodePayload(f.details);
+    } catch {
+      // details that are not JSON are dropped; name and message still say what happened
+    }
+  }
+  return create(FailureSchema, { name: f.name, message: f.message, stack: f.stack ?? "", details });
+}
