@@ -20,6 +20,8 @@ export interface ClaimLoopOptions {
   leaseMs: number;
   safetyPollMs: number;
   workers: number;
+  /** Determinism test mode: replay every turn twice from scratch and compare. */
+  alwaysReplay: boolean;
 }
 
 export interface ClaimLoopStats {
@@ -101,7 +103,10 @@ export class ClaimLoop implements Loop {
 
   private async replay(claimed: ClaimedRun): Promise<Turn | undefined> {
     try {
-      const outcome = await replayTurn(this.options.app, replayInput(claimed));
+      const outcome = await replayTurn(this.options.app, {
+        ...replayInput(claimed),
+        alwaysReplay: this.options.alwaysReplay,
+      });
       return turnOf(claimed, outcome);
     } catch (err) {
       // An engine fault (not a workflow error, which becomes the run's failure): leave the lease

@@ -63,6 +63,7 @@ export async function startCoordinator(options: {
     leaseMs: config.WEFT_LEASE_MS,
     safetyPollMs: config.WEFT_SAFETY_POLL_MS,
     workers: config.WEFT_MAX_CONCURRENT_TURNS,
+    alwaysReplay: config.WEFT_ALWAYS_REPLAY,
   });
   loop.start();
   server.health.setServing(true);

@@ -16,7 +16,7 @@ import {
   timestampMs,
   toTimestamp,
 } from "@weft/contracts";
-import type { JournalStep, NewStepCommand, ReplayInput, StepKindName, TurnOutcome } from "@weft/sdk/workflow";
+import type { JournalStep, NewStepCommand, StepKindName, TurnInput, TurnOutcome } from "@weft/sdk/workflow";
 
 const kindNames: Record<number, StepKindName> = {
   [StepKind.QUERY]: "query",
@@ -48,7 +48,7 @@ function failureOf(error: Failure | undefined): { name: string; message: string 
 }
 
 /** The replay input for a claimed run; the on-complete entry (seq 0) is not part of replay. */
-export function replayInput(claimed: ClaimedRun): ReplayInput {
+export function replayInput(claimed: ClaimedRun): TurnInput {
   const run = claimed.run;
   if (!run) throw new Error("journal returned a claimed run without its run");
   const steps: JournalStep[] = [];
