@@ -1,0 +1,31 @@
+// CancelWorkflow: ends a running run as canceled, with its running steps and child runs; an
+// ended run is returned as it is.
+import { create } from "@bufbuild/protobuf";
+import { type CancelWorkflowRequest, type CancelWorkflowResponse, CancelWorkflowResponseSchema } from "@weft/contracts";
+import { applyCommitEffects } from "./commit-effects.ts";
+import type { JournalContext } from "./context.ts";
+import { runToProto } from "./messages.ts";
+import { endRuns } from "./store/run-end.ts";
+import { getRun, getRunForUpdate } from "./store/runs.ts";
+import { notFound, optionalText, requireUuid } from "./validation.ts";
+
+export async function cancelWorkflow(j: JournalContext, req: CancelWorkflowRequest): Promise<CancelWorkflowResponse> {
+  const runId = requireUuid("run_id", req.runId);
+  const reason = optionalText("reason", req.reason, 4096) ?? "canceled";
+  const outcome = await j.db.transaction().execute(async (trx) => {
+    const run = await getRunForUpdate(trx, runId);
+    if (!run) throw notFound("run_id", `run ${runId} does not exist`);
+    if (run.status !== "running") return undefined;
+    return endRuns(trx, [{ runId, status: "canceled", result: null, error: { name: "CanceledError", message: reason } }]);
+  });
+  if (outcome) {
+    await applyCommitEffects(j, {
+      tasks: outcome.hookTasks.map((step) => ({ step, workflowName: step.workflow_name })),
+      wake: outcome.readyRuns.length > 0,
+      changedRuns: [...outcome.ended.map((r) => r.id), ...outcome.readyRuns],
+    });
+  }
+  const run = await getRun(j.db, runId);
+  if (!run) throw notFound("run_id", `run ${runId} does not exist`);
+  return create(CancelWorkflowResponseSchema, { run: runToProto(run) });
+}

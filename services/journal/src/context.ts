@@ -1,0 +1,16 @@
+// What every RPC handler and loop of the journal shares.
+import type { Logger } from "@weft/runtime";
+import type { JournalConfig } from "./config.ts";
+import type { Db } from "./db.ts";
+import type { Notifier } from "./notifier.ts";
+import type { TaskPublisher } from "./task-publisher.ts";
+
+export interface JournalContext {
+  db: Db;
+  config: JournalConfig;
+  logger: Logger;
+  notifier: Notifier;
+  publisher: TaskPublisher;
+  /** Tells the timer loop that a timer may now be due earlier than it planned for. */
+  rearmTimers(due: Date): void;
+}

@@ -1,0 +1,112 @@
+// The journal's Postgres connection (kysely over a pg pool), its row types and migrations.
+import { Kysely, PostgresDialect } from "kysely";
+import { Migrator } from "kysely/migration";
+import pg from "pg";
+import { migrationProvider } from "./migrations/index.ts";
+
+export type RunStatusText = "running" | "completed" | "failed" | "canceled";
+export type StepKindText = "query" | "mutation" | "action" | "sleep" | "event" | "child" | "on_complete";
+
+/** A failure as stored in `error` jsonb columns. */
+export interface StoredFailure {
+  name: string;
+  message: string;
+  stack?: string;
+  /** JSON text of the details. */
+  details?: string;
+}
+
+export interface RunRow {
+  id: string;
+  workflow_name: string;
+  status: RunStatusText;
+  args: Buffer | null;
+  result: Buffer | null;
+  error: StoredFailure | null;
+  idempotency_key: string | null;
+  parent_run_id: string | null;
+  parent_seq: number | null;
+  generation: number;
+  shard: number;
+  ready: boolean;
+  ready_at: Date | null;
+  lease_owner: string | null;
+  lease_expires: Date | null;
+  /** bigint arrives as a string. */
+  lease_token: string;
+  traceparent: string | null;
+  app_version: string | null;
+  created_at: Date;
+  updated_at: Date;
+  completed_at: Date | null;
+}
+
+export interface StepRow {
+  id: string;
+  run_id: string;
+  generation: number;
+  seq: number;
+  name: string;
+  kind: StepKindText;
+  status: RunStatusText;
+  args: Buffer | null;
+  result: Buffer | null;
+  error: StoredFailure | null;
+  attempt: number;
+  wake_at: Date | null;
+  timeout_at: Date | null;
+  event_name: string | null;
+  child_workflow_name: string | null;
+  child_run_id: string | null;
+  completion_order: string | null;
+  dispatch: number;
+  dispatched_at: Date | null;
+  heartbeat_at: Date | null;
+  shard: number;
+  traceparent: string | null;
+  created_at: Date;
+  started_at: Date | null;
+  completed_at: Date | null;
+}
+
+export interface EventRow {
+  id: string;
+  run_id: string;
+  name: string;
+  payload: Buffer | null;
+  created_at: Date;
+  consumed_by_seq: number | null;
+}
+
+type Defaulted<T, K extends keyof T> = Omit<T, K> & { [P in K]?: T[P] };
+
+export interface Database {
+  runs: Defaulted<
+    RunRow,
+    "generation" | "ready" | "ready_at" | "lease_token" | "created_at" | "updated_at" | "completed_at"
+  >;
+  steps: Defaulted<StepRow, "attempt" | "dispatch" | "created_at">;
+  events: Defaulted<EventRow, "created_at">;
+  workflow_defs: { name: string; has_on_complete: boolean; app_version: string | null; updated_at?: Date };
+  shard_leases: { shard: number; owner: string | null; token: string; expires_at: Date | null };
+  executors: { id: string; last_seen: Date };
+}
+
+export type Db = Kysely<Database>;
+
+export function openDatabase(url: string, poolSize: number): Db {
+  return new Kysely<Database>({
+    dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max: poolSize }) }),
+  });
+}
+
+/** Runs every pending migration; throws with the failing migration's name. */
+export async function migrate(db: Db): Promise<void> {
+  const migrator = new Migrator({ db: db as unknown as Kysely<unknown>, provider: migrationProvider });
+  const { error, results } = await migrator.migrateToLatest();
+  const failed = results?.find((r) => r.status === "Error");
+  if (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new Error(`migration ${failed?.migrationName ?? "(unknown)"} failed: ${reason}`, { cause: error });
+  }
+}

@@ -1,0 +1,112 @@
+// Wires the journal: migrations, JetStream stream and consumers, the RPC server, sweeper and
+// timers; stop() undoes it in reverse order.
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import type { ServiceImpl } from "@connectrpc/connect";
+import { JournalService, WorkflowService } from "@weft/contracts";
+import { connectNats, createLogger, type Logger, startServer } from "@weft/runtime";
+import { cancelWorkflow } from "./cancel-workflow.ts";
+import { claimRuns } from "./claim-runs.ts";
+import { commitTurns } from "./commit-turns.ts";
+import type { JournalConfig } from "./config.ts";
+import type { JournalContext } from "./context.ts";
+import { migrate, openDatabase } from "./db.ts";
+import { getHistory, getWorkflow } from "./get-workflow.ts";
+import { heartbeatSteps } from "./heartbeat-steps.ts";
+import { leaseShards } from "./lease-shards.ts";
+import { listWorkflows } from "./list-workflows.ts";
+import { Notifier } from "./notifier.ts";
+import { recordResultBatch } from "./record-result-batch.ts";
+import { registerWorker } from "./register-worker.ts";
+import { sendEvent } from "./send-event.ts";
+import { startWorkflow } from "./start-workflow.ts";
+import { ensureShards } from "./store/leases.ts";
+import { Sweeper } from "./sweeper.ts";
+import { TaskPublisher } from "./task-publisher.ts";
+import { ensureTaskStream } from "./task-stream.ts";
+import { Timers } from "./timers.ts";
+import { watchWorkflow } from "./watch-workflow.ts";
+
+export interface RunningJournal {
+  readonly port: number;
+  stop(): Promise<void>;
+}
+
+export async function startJournal(config: JournalConfig, options: { logger?: Logger } = {}): Promise<RunningJournal> {
+  const logger = options.logger ?? createLogger("journal");
+  const db = openDatabase(config.databaseUrl, config.dbPoolSize);
+  const cleanup: { name: string; run: () => Promise<void> | void }[] = [
+    { name: "database", run: () => db.destroy() },
+  ];
+  const stop = async () => {
+    for (const step of cleanup.reverse()) {
+      try {
+        logger.debug(`stopping ${step.name}`);
+        await step.run();
+      } catch (err) {
+        logger.error({ err }, `stopping ${step.name} failed`);
+      }
+    }
+    cleanup.length = 0;
+  };
+  try {
+    await migrate(db);
+    await ensureShards(db, config.shards);
+    const nc = await connectNats(config.natsUrl, "weft-journal");
+    cleanup.push({ name: "nats", run: () => nc.drain() });
+    await ensureTaskStream(await jetstreamManager(nc), config.prefix, config.shards);
+
+    let timers: Timers | undefined;
+    const j: JournalContext = {
+      db,
+      config,
+      logger,
+      notifier: new Notifier(nc, config.prefix),
+      publisher: new TaskPublisher(jetstream(nc), config.prefix, logger),
+      rearmTimers: (due) => timers?.rearm(due),
+    };
+
+    const workflowService: ServiceImpl<typeof WorkflowService> = {
+      startWorkflow: (req, ctx) => startWorkflow(j, req, ctx),
+      getWorkflow: (req) => getWorkflow(j, req),
+      listWorkflows: (req) => listWorkflows(j, req),
+      cancelWorkflow: (req) => cancelWorkflow(j, req),
+      sendEvent: (req) => sendEvent(j, req),
+      watchWorkflow: (req, ctx) => watchWorkflow(j, nc, req, ctx),
+      getHistory: (req) => getHistory(j, req),
+    };
+    const journalService: ServiceImpl<typeof JournalService> = {
+      registerWorker: (req) => registerWorker(j, req),
+      claimRuns: (req) => claimRuns(j, req),
+      commitTurns: (req) => commitTurns(j, req),
+      recordResultBatch: (req) => recordResultBatch(j, req),
+      heartbeatSteps: (req) => heartbeatSteps(j, req),
+      leaseShards: (req) => leaseShards(j, req),
+    };
+    const server = await startServer({
+      host: config.host,
+      port: config.port,
+      services: [WorkflowService.typeName, JournalService.typeName],
+      readMaxBytes: Math.max(64 * 1024 * 1024, config.maxPayloadBytes * 4),
+      routes: (router) => {
+        router.service(WorkflowService, workflowService);
+        router.service(JournalService, journalService);
+      },
+    });
+    cleanup.push({ name: "server", run: () => server.close() });
+
+    const sweeper = new Sweeper(j, logger);
+    timers = new Timers(j, logger);
+    sweeper.start();
+    cleanup.push({ name: "sweeper", run: () => sweeper.stop() });
+    timers.start();
+    const t = timers;
+    cleanup.push({ name: "timers", run: () => t.stop() });
+
+    server.health.setServing(true);
+    cleanup.push({ name: "health", run: () => server.health.setServing(false) });
+    return { port: server.port, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}

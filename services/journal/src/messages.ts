@@ -1,0 +1,147 @@
+// Conversions between stored rows and the protobuf messages of the API.
+import { create } from "@bufbuild/protobuf";
+import {
+  type Event,
+  EventSchema,
+  type Failure,
+  FailureSchema,
+  type Run,
+  RunSchema,
+  RunStatus,
+  type Step,
+  StepKind,
+  StepSchema,
+  StepStatus,
+  toTimestamp,
+} from "@weft/contracts";
+import type { EventRow, RunRow, RunStatusText, StepKindText, StepRow, StoredFailure } from "./db.ts";
+
+const EMPTY = new Uint8Array(0);
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+const bytes = (b: Buffer | null): Uint8Array => (b ? new Uint8Array(b.buffer, b.byteOffset, b.byteLength) : EMPTY);
+const ts = (d: Date | null) => (d ? toTimestamp(d) : undefined);
+
+export const runStatusToProto: Record<RunStatusText, RunStatus> = {
+  running: RunStatus.RUNNING,
+  completed: RunStatus.COMPLETED,
+  failed: RunStatus.FAILED,
+  canceled: RunStatus.CANCELED,
+};
+
+export const runStatusFromProto: Partial<Record<RunStatus, RunStatusText>> = {
+  [RunStatus.RUNNING]: "running",
+  [RunStatus.COMPLETED]: "completed",
+  [RunStatus.FAILED]: "failed",
+  [RunStatus.CANCELED]: "canceled",
+};
+
+const stepStatusToProto: Record<RunStatusText, StepStatus> = {
+  running: StepStatus.RUNNING,
+  completed: StepStatus.COMPLETED,
+  failed: StepStatus.FAILED,
+  canceled: StepStatus.CANCELED,
+};
+
+export const stepKindToProto: Record<StepKindText, StepKind> = {
+  query: StepKind.QUERY,
+  mutation: StepKind.MUTATION,
+  action: StepKind.ACTION,
+  sleep: StepKind.SLEEP,
+  event: StepKind.EVENT,
+  child: StepKind.CHILD,
+  on_complete: StepKind.ON_COMPLETE,
+};
+
+export const stepKindFromProto: Partial<Record<StepKind, StepKindText>> = {
+  [StepKind.QUERY]: "query",
+  [StepKind.MUTATION]: "mutation",
+  [StepKind.ACTION]: "action",
+  [StepKind.SLEEP]: "sleep",
+  [StepKind.EVENT]: "event",
+  [StepKind.CHILD]: "child",
+  [StepKind.ON_COMPLETE]: "on_complete",
+};
+
+/** Kinds whose steps executors run from a JetStream task. */
+export const TASK_KINDS: readonly StepKindText[] = ["query", "mutation", "action", "on_complete"];
+
+export function failureToStored(f: Failure): StoredFailure {
+  const stored: StoredFailure = { name: f.name, message: f.message };
+  if (f.stack) stored.stack = f.stack;
+  if (f.details.length > 0) stored.details = decoder.decode(f.details);
+  return stored;
+}
+
+export function failureToProto(f: StoredFailure | null): Failure | undefined {
+  if (!f) return undefined;
+  return create(FailureSchema, {
+    name: f.name,
+    message: f.message,
+    stack: f.stack ?? "",
+    details: f.details ? encoder.encode(f.details) : EMPTY,
+  });
+}
+
+export function runToProto(r: RunRow): Run {
+  return create(RunSchema, {
+    id: r.id,
+    workflowName: r.workflow_name,
+    status: runStatusToProto[r.status],
+    args: bytes(r.args),
+    result: bytes(r.result),
+    error: failureToProto(r.error),
+    idempotencyKey: r.idempotency_key ?? "",
+    parentRunId: r.parent_run_id ?? "",
+    generation: r.generation,
+    shard: r.shard,
+    createdAt: ts(r.created_at),
+    updatedAt: ts(r.updated_at),
+    completedAt: ts(r.completed_at),
+    traceparent: r.traceparent ?? "",
+    appVersion: r.app_version ?? "",
+  });
+}
+
+export function stepToProto(s: StepRow): Step {
+  return create(StepSchema, {
+    id: s.id,
+    runId: s.run_id,
+    generation: s.generation,
+    seq: s.seq,
+    name: s.name,
+    kind: stepKindToProto[s.kind],
+    status: stepStatusToProto[s.status],
+    args: bytes(s.args),
+    result: bytes(s.result),
+    error: failureToProto(s.error),
+    attempt: s.attempt,
+    createdAt: ts(s.created_at),
+    startedAt: ts(s.started_at),
+    completedAt: ts(s.completed_at),
+    completionOrder: s.completion_order ? BigInt(s.completion_order) : 0n,
+    wakeAt: ts(s.wake_at),
+    eventName: s.event_name ?? "",
+    childWorkflowName: s.child_workflow_name ?? "",
+    childRunId: s.child_run_id ?? "",
+    timeoutAt: ts(s.timeout_at),
+    traceparent: s.traceparent ?? "",
+  });
+}
+
+export function eventToProto(e: EventRow): Event {
+  return create(EventSchema, {
+    id: e.id,
+    runId: e.run_id,
+    name: e.name,
+    payload: bytes(e.payload),
+    createdAt: ts(e.created_at),
+    consumedBySeq: e.consumed_by_seq ?? 0,
+  });
+}
+
+/** A Uint8Array as a Buffer for pg (bytea), without copying; empty payloads are stored as NULL. */
+export function toBytea(b: Uint8Array): Buffer | null {
+  return b.length === 0 ? null : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+}

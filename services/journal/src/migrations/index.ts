@@ -1,0 +1,11 @@
+// The journal's migrations, in order; a static provider so that no directory is read at run time.
+import type { Migration, MigrationProvider } from "kysely/migration";
+import * as m001 from "./001-initial-schema.ts";
+
+const migrations: Record<string, Migration> = {
+  "001-initial-schema": m001,
+};
+
+export const migrationProvider: MigrationProvider = {
+  getMigrations: async () => migrations,
+};

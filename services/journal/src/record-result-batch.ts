@@ -1,0 +1,88 @@
+// RecordResultBatch: records many step outcomes in one transaction with multi-row statements,
+// idempotently, and marks the runs that can make progress ready in the same transaction.
+import { create } from "@bufbuild/protobuf";
+import {
+  type RecordResultBatchRequest,
+  type RecordResultBatchResponse,
+  RecordResultBatchResponseSchema,
+  ResultStatus,
+  fromTimestamp,
+} from "@weft/contracts";
+import { applyCommitEffects } from "./commit-effects.ts";
+import type { JournalContext } from "./context.ts";
+import { failureToStored, toBytea } from "./messages.ts";
+import { markReady } from "./store/runs.ts";
+import { recordResults, type ResultToRecord, stepStates } from "./store/steps.ts";
+import { invalid, optionalText, requireCount, requireJson, requireName, requireUuid } from "./validation.ts";
+
+export const MAX_RESULTS = 10_000;
+const WAKING_KINDS = new Set(["query", "mutation", "action"]);
+
+export async function recordResultBatch(
+  j: JournalContext,
+  req: RecordResultBatchRequest,
+): Promise<RecordResultBatchResponse> {
+  requireName("executor_id", req.executorId);
+  requireCount("results", req.results.length, 0, MAX_RESULTS);
+  const toRecord: ResultToRecord[] = [];
+  const firstIndex = new Map<string, number>();
+  for (const [i, r] of req.results.entries()) {
+    const field = `results[${i}]`;
+    const stepId = requireUuid(`${field}.step_id`, r.stepId);
+    requireUuid(`${field}.run_id`, r.runId);
+    optionalText(`${field}.traceparent`, r.traceparent, 256);
+    const outcome = r.outcome;
+    if (outcome.case === undefined) throw invalid(`${field}.outcome`, "needs a result or a failure");
+    if (outcome.case === "result") requireJson(`${field}.result`, outcome.value, j.config.maxPayloadBytes);
+    else requireJson(`${field}.failure.details`, outcome.value.details, j.config.maxPayloadBytes);
+    if (firstIndex.has(stepId)) continue;
+    firstIndex.set(stepId, i);
+    toRecord.push({
+      stepId,
+      generation: r.generation,
+      status: outcome.case === "result" ? "completed" : "failed",
+      result: outcome.case === "result" ? toBytea(outcome.value) : null,
+      error: outcome.case === "failure" ? failureToStored(outcome.value) : null,
+      attempt: Math.max(r.attempt, 1),
+      startedAt: fromTimestamp(r.startedAt) ?? null,
+      finishedAt: fromTimestamp(r.finishedAt) ?? null,
+    });
+  }
+
+  const { applied, states, readyRuns } = await j.db.transaction().execute(async (trx) => {
+    const applied = await recordResults(trx, toRecord);
+    const appliedIds = new Set(applied.map((a) => a.id));
+    const states = await stepStates(
+      trx,
+      toRecord.filter((r) => !appliedIds.has(r.stepId)).map((r) => r.stepId),
+    );
+    const readyRuns = await markReady(
+      trx,
+      applied.filter((a) => WAKING_KINDS.has(a.kind)).map((a) => a.run_id),
+    );
+    return { applied, states, readyRuns };
+  });
+
+  await applyCommitEffects(j, {
+    tasks: [],
+    wake: readyRuns.length > 0,
+    changedRuns: applied.map((a) => a.run_id),
+  });
+
+  const appliedIds = new Set(applied.map((a) => a.id));
+  const generationOf = new Map(toRecord.map((r) => [r.stepId, r.generation]));
+  return create(RecordResultBatchResponseSchema, {
+    acks: req.results.map((r, i) => {
+      const stepId = r.stepId.toLowerCase();
+      // A second outcome for the same step within one batch is a duplicate of the first.
+      if (firstIndex.get(stepId) !== i) return { stepId: r.stepId, status: ResultStatus.DUPLICATE };
+      if (appliedIds.has(stepId)) return { stepId: r.stepId, status: ResultStatus.RECORDED };
+      const state = states.get(stepId);
+      const duplicate =
+        state !== undefined &&
+        state.generation === generationOf.get(stepId) &&
+        (state.status === "completed" || state.status === "failed");
+      return { stepId: r.stepId, status: duplicate ? ResultStatus.DUPLICATE : ResultStatus.STALE };
+    }),
+  });
+}

@@ -1,0 +1,31 @@
+// SendEvent: stores an event for a run and hands it to a journaled wait for it, if one is running.
+import { create } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { type SendEventRequest, type SendEventResponse, SendEventResponseSchema } from "@weft/contracts";
+import { applyCommitEffects } from "./commit-effects.ts";
+import type { JournalContext } from "./context.ts";
+import { uuidv7 } from "./ids.ts";
+import { toBytea } from "./messages.ts";
+import { sendEvent as storeEvent } from "./store/events.ts";
+import { getRunForUpdate, markReady } from "./store/runs.ts";
+import { notFound, requireJson, requireName, requireUuid } from "./validation.ts";
+
+export async function sendEvent(j: JournalContext, req: SendEventRequest): Promise<SendEventResponse> {
+  const runId = requireUuid("run_id", req.runId);
+  const name = requireName("event_name", req.eventName);
+  const payload = requireJson("payload", req.payload, j.config.maxPayloadBytes);
+  const eventId = uuidv7();
+  const delivered = await j.db.transaction().execute(async (trx) => {
+    // The row lock orders this against a turn that journals a wait for the same event.
+    const run = await getRunForUpdate(trx, runId);
+    if (!run) throw notFound("run_id", `run ${runId} does not exist`);
+    if (run.status !== "running") {
+      throw new ConnectError(`run_id: run ${runId} is ${run.status}; it takes no more events`, Code.FailedPrecondition);
+    }
+    const consumed = await storeEvent(trx, { id: eventId, runId, name, payload: toBytea(payload) });
+    if (consumed) await markReady(trx, [runId]);
+    return consumed;
+  });
+  await applyCommitEffects(j, { tasks: [], wake: delivered, changedRuns: [runId] });
+  return create(SendEventResponseSchema, { eventId, delivered });
+}

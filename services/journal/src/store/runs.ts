@@ -1,0 +1,152 @@
+// Storage of runs: insert, read, list, claim under a lease, fence a turn, mark ready.
+import { sql } from "kysely";
+import type { Db, RunRow, RunStatusText } from "../db.ts";
+
+export interface NewRun {
+  id: string;
+  workflowName: string;
+  args: Buffer | null;
+  idempotencyKey: string | null;
+  parentRunId: string | null;
+  parentSeq: number | null;
+  shard: number;
+  traceparent: string | null;
+  appVersion: string | null;
+}
+
+/** Inserts runs (one statement); with an idempotency key conflict nothing is inserted for that run. */
+export async function insertRuns(db: Db, runs: readonly NewRun[]): Promise<RunRow[]> {
+  if (runs.length === 0) return [];
+  const { rows } = await sql<RunRow>`
+    INSERT INTO runs (id, workflow_name, status, args, idempotency_key, parent_run_id, parent_seq, shard,
+                      traceparent, app_version, ready, ready_at)
+    SELECT t.id, t.workflow_name, 'running', t.args, t.idempotency_key, t.parent_run_id, t.parent_seq, t.shard,
+           t.traceparent, t.app_version, true, now()
+    FROM unnest(${runs.map((r) => r.id)}::uuid[], ${runs.map((r) => r.workflowName)}::text[],
+                ${runs.map((r) => r.args)}::bytea[], ${runs.map((r) => r.idempotencyKey)}::text[],
+                ${runs.map((r) => r.parentRunId)}::uuid[], ${runs.map((r) => r.parentSeq)}::int[],
+                ${runs.map((r) => r.shard)}::int[], ${runs.map((r) => r.traceparent)}::text[],
+                ${runs.map((r) => r.appVersion)}::text[])
+      AS t(id, workflow_name, args, idempotency_key, parent_run_id, parent_seq, shard, traceparent, app_version)
+    ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+    RETURNING *`.execute(db);
+  return rows;
+}
+
+export async function getRun(db: Db, id: string): Promise<RunRow | undefined> {
+  const { rows } = await sql<RunRow>`SELECT * FROM runs WHERE id = ${id}`.execute(db);
+  return rows[0];
+}
+
+export async function getRunForUpdate(db: Db, id: string): Promise<RunRow | undefined> {
+  const { rows } = await sql<RunRow>`SELECT * FROM runs WHERE id = ${id} FOR UPDATE`.execute(db);
+  return rows[0];
+}
+
+export async function getRunByIdempotencyKey(db: Db, key: string): Promise<RunRow | undefined> {
+  const { rows } = await sql<RunRow>`SELECT * FROM runs WHERE idempotency_key = ${key}`.execute(db);
+  return rows[0];
+}
+
+export interface RunFilter {
+  workflowName?: string;
+  statuses: RunStatusText[];
+  createdAfter?: Date;
+  createdBefore?: Date;
+  parentRunId?: string;
+  /** Keyset cursor: runs strictly older than (createdAt, id). createdAt is Postgres text, exact to the µs. */
+  before?: { createdAt: string; id: string };
+  limit: number;
+}
+
+export type ListedRun = RunRow & { created_text: string };
+
+/** Newest first by (created_at, id). */
+export async function listRuns(db: Db, f: RunFilter): Promise<ListedRun[]> {
+  const conditions = [sql`true`];
+  if (f.workflowName !== undefined) conditions.push(sql`workflow_name = ${f.workflowName}`);
+  if (f.statuses.length > 0) conditions.push(sql`status = ANY(${f.statuses}::text[])`);
+  if (f.createdAfter) conditions.push(sql`created_at > ${f.createdAfter}`);
+  if (f.createdBefore) conditions.push(sql`created_at < ${f.createdBefore}`);
+  if (f.parentRunId !== undefined) conditions.push(sql`parent_run_id = ${f.parentRunId}`);
+  if (f.before) conditions.push(sql`(created_at, id) < (${f.before.createdAt}::timestamptz, ${f.before.id}::uuid)`);
+  const { rows } = await sql<ListedRun>`
+    SELECT *, created_at::text AS created_text FROM runs
+    WHERE ${sql.join(conditions, sql` AND `)}
+    ORDER BY created_at DESC, id DESC
+    LIMIT ${f.limit}`.execute(db);
+  return rows;
+}
+
+/**
+ * One statement: leases up to `maxRuns` claimable runs (ready without a lease, or with an
+ * expired lease), oldest ready first, skipping rows other claimers hold.
+ */
+export async function claimRuns(
+  db: Db,
+  owner: string,
+  maxRuns: number,
+  leaseMs: number,
+  shards: readonly number[],
+): Promise<RunRow[]> {
+  const shardFilter = shards.length > 0 ? sql`AND shard = ANY(${[...shards]}::int[])` : sql``;
+  const { rows } = await sql<RunRow>`
+    UPDATE runs SET lease_owner = ${owner},
+                    lease_expires = now() + ${leaseMs} * interval '1 millisecond',
+                    lease_token = lease_token + 1,
+                    ready = false,
+                    updated_at = now()
+    WHERE id IN (
+      SELECT id FROM runs
+      WHERE status = 'running'
+        AND ((ready AND lease_expires IS NULL) OR lease_expires < now())
+        ${shardFilter}
+      ORDER BY ready_at NULLS LAST
+      LIMIT ${maxRuns}
+      FOR UPDATE SKIP LOCKED)
+    RETURNING *`.execute(db);
+  return rows.sort((a, b) => (a.ready_at?.getTime() ?? 0) - (b.ready_at?.getTime() ?? 0));
+}
+
+export interface FenceInput {
+  runId: string;
+  token: bigint;
+}
+
+/**
+ * Releases the leases of the turns whose owner and token still match an unexpired lease, and locks
+ * those runs for the rest of the transaction. Returns the runs that passed.
+ */
+export async function fenceAndRelease(db: Db, owner: string, turns: readonly FenceInput[]): Promise<RunRow[]> {
+  const { rows } = await sql<RunRow>`
+    UPDATE runs SET lease_owner = NULL, lease_expires = NULL, updated_at = now()
+    FROM unnest(${turns.map((t) => t.runId)}::uuid[], ${turns.map((t) => t.token.toString())}::bigint[]) AS t(id, token)
+    WHERE runs.id = t.id AND runs.status = 'running' AND runs.lease_owner = ${owner}
+      AND runs.lease_token = t.token AND runs.lease_expires >= now()
+    RETURNING runs.*`.execute(db);
+  return rows;
+}
+
+export async function runStatuses(db: Db, ids: readonly string[]): Promise<Map<string, RunStatusText>> {
+  if (ids.length === 0) return new Map();
+  const { rows } = await sql<{ id: string; status: RunStatusText }>`
+    SELECT id, status FROM runs WHERE id = ANY(${[...ids]}::uuid[])`.execute(db);
+  return new Map(rows.map((r) => [r.id, r.status]));
+}
+
+/** Marks running runs ready (keeping the earlier ready_at of a run already ready); returns their ids. */
+export async function markReady(db: Db, ids: Iterable<string>): Promise<string[]> {
+  const unique = [...new Set(ids)];
+  if (unique.length === 0) return [];
+  const { rows } = await sql<{ id: string }>`
+    UPDATE runs SET ready = true, ready_at = CASE WHEN ready THEN ready_at ELSE now() END, updated_at = now()
+    WHERE id = ANY(${unique}::uuid[]) AND status = 'running'
+    RETURNING id`.execute(db);
+  return rows.map((r) => r.id);
+}
+
+/** Bumps updated_at so that watchers and lists see a change that only touched steps. */
+export async function touchRuns(db: Db, ids: readonly string[]): Promise<void> {
+  if (ids.length === 0) return;
+  await sql`UPDATE runs SET updated_at = now() WHERE id = ANY(${[...ids]}::uuid[])`.execute(db);
+}

@@ -1,0 +1,215 @@
+// Storage of steps: journal inserts, batched result recording, timers, sweeper and heartbeats.
+import { sql } from "kysely";
+import type { Db, RunStatusText, StepKindText, StepRow, StoredFailure } from "../db.ts";
+
+export interface NewStepRow {
+  id: string;
+  runId: string;
+  generation: number;
+  seq: number;
+  name: string;
+  kind: StepKindText;
+  args: Buffer | null;
+  wakeAt: Date | null;
+  timeoutAt: Date | null;
+  eventName: string | null;
+  childWorkflowName: string | null;
+  childRunId: string | null;
+  /** Task kinds start dispatched (dispatch 1). */
+  dispatched: boolean;
+  shard: number;
+  traceparent: string | null;
+}
+
+const CHUNK = 2000;
+
+/** Inserts steps with ON CONFLICT DO NOTHING on (run_id, generation, seq); returns the inserted rows. */
+export async function insertSteps(db: Db, steps: readonly NewStepRow[]): Promise<StepRow[]> {
+  const inserted: StepRow[] = [];
+  for (let i = 0; i < steps.length; i += CHUNK) {
+    const chunk = steps.slice(i, i + CHUNK);
+    const col = <T>(f: (s: NewStepRow) => T) => chunk.map(f);
+    const { rows } = await sql<StepRow>`
+      INSERT INTO steps (id, run_id, generation, seq, name, kind, status, args, wake_at, timeout_at, event_name,
+                         child_workflow_name, child_run_id, dispatch, dispatched_at, shard, traceparent)
+      SELECT t.id, t.run_id, t.generation, t.seq, t.name, t.kind, 'running', t.args, t.wake_at, t.timeout_at,
+             t.event_name, t.child_workflow_name, t.child_run_id,
+             CASE WHEN t.dispatched THEN 1 ELSE 0 END, CASE WHEN t.dispatched THEN now() END, t.shard, t.traceparent
+      FROM unnest(${col((s) => s.id)}::uuid[], ${col((s) => s.runId)}::uuid[], ${col((s) => s.generation)}::int[],
+                  ${col((s) => s.seq)}::int[], ${col((s) => s.name)}::text[], ${col((s) => s.kind)}::text[],
+                  ${col((s) => s.args)}::bytea[], ${col((s) => s.wakeAt?.toISOString() ?? null)}::timestamptz[],
+                  ${col((s) => s.timeoutAt?.toISOString() ?? null)}::timestamptz[], ${col((s) => s.eventName)}::text[],
+                  ${col((s) => s.childWorkflowName)}::text[], ${col((s) => s.childRunId)}::uuid[],
+                  ${col((s) => s.dispatched)}::bool[], ${col((s) => s.shard)}::int[], ${col((s) => s.traceparent)}::text[])
+        AS t(id, run_id, generation, seq, name, kind, args, wake_at, timeout_at, event_name, child_workflow_name,
+             child_run_id, dispatched, shard, traceparent)
+      ON CONFLICT (run_id, generation, seq) DO NOTHING
+      RETURNING *`.execute(db);
+    inserted.push(...rows);
+  }
+  return inserted;
+}
+
+/** Steps of the runs' current generations, ordered by run then seq. */
+export async function currentSteps(db: Db, runIds: readonly string[]): Promise<StepRow[]> {
+  if (runIds.length === 0) return [];
+  const { rows } = await sql<StepRow>`
+    SELECT s.* FROM steps s JOIN runs r ON r.id = s.run_id AND r.generation = s.generation
+    WHERE s.run_id = ANY(${[...runIds]}::uuid[])
+    ORDER BY s.run_id, s.seq`.execute(db);
+  return rows;
+}
+
+/** Every step of a run, all generations. */
+export async function stepsOfRun(db: Db, runId: string): Promise<StepRow[]> {
+  const { rows } = await sql<StepRow>`
+    SELECT * FROM steps WHERE run_id = ${runId} ORDER BY generation, seq`.execute(db);
+  return rows;
+}
+
+/** Completes due SLEEP steps among `ids` (those inserted by a turn); returns their run ids. */
+export async function completeDueSleeps(db: Db, ids: readonly string[]): Promise<string[]> {
+  if (ids.length === 0) return [];
+  const { rows } = await sql<{ run_id: string }>`
+    UPDATE steps SET status = 'completed', completed_at = now(),
+                     completion_order = nextval('completion_order_seq')
+    WHERE id = ANY(${[...ids]}::uuid[]) AND status = 'running' AND kind = 'sleep' AND wake_at <= now()
+    RETURNING run_id`.execute(db);
+  return rows.map((r) => r.run_id);
+}
+
+/**
+ * Gives each newly journaled EVENT wait among `ids` the oldest unconsumed event of its name (the
+ * n-th wait of a name in a run gets the n-th event), consuming it. Returns the run ids of the
+ * waits that completed.
+ */
+export async function consumeWaitingEvents(db: Db, ids: readonly string[]): Promise<string[]> {
+  if (ids.length === 0) return [];
+  const { rows } = await sql<{ run_id: string }>`
+    WITH waits AS (
+      SELECT id, run_id, seq, event_name,
+             row_number() OVER (PARTITION BY run_id, event_name ORDER BY seq) AS rn
+      FROM steps WHERE id = ANY(${[...ids]}::uuid[]) AND kind = 'event' AND status = 'running'
+    ), candidates AS (
+      SELECT e.id, e.run_id, e.name, e.payload,
+             row_number() OVER (PARTITION BY e.run_id, e.name ORDER BY e.created_at, e.id) AS rn
+      FROM events e
+      WHERE e.consumed_by_seq IS NULL AND (e.run_id, e.name) IN (SELECT run_id, event_name FROM waits)
+    ), pairs AS (
+      SELECT w.id AS step_id, w.seq, c.id AS event_id, c.payload
+      FROM waits w JOIN candidates c ON c.run_id = w.run_id AND c.name = w.event_name AND c.rn = w.rn
+    ), consumed AS (
+      UPDATE events SET consumed_by_seq = p.seq FROM pairs p WHERE events.id = p.event_id RETURNING events.id
+    )
+    UPDATE steps SET status = 'completed', result = p.payload, completed_at = now(),
+                     completion_order = nextval('completion_order_seq')
+    FROM pairs p WHERE steps.id = p.step_id
+    RETURNING steps.run_id`.execute(db);
+  return rows.map((r) => r.run_id);
+}
+
+export interface ResultToRecord {
+  stepId: string;
+  generation: number;
+  status: "completed" | "failed";
+  result: Buffer | null;
+  error: StoredFailure | null;
+  attempt: number;
+  startedAt: Date | null;
+  finishedAt: Date | null;
+}
+
+/** One statement: applies the results whose step is running in the same generation. */
+export async function recordResults(
+  db: Db,
+  results: readonly ResultToRecord[],
+): Promise<{ id: string; run_id: string; kind: StepKindText }[]> {
+  if (results.length === 0) return [];
+  const col = <T>(f: (r: ResultToRecord) => T) => results.map(f);
+  const { rows } = await sql<{ id: string; run_id: string; kind: StepKindText }>`
+    UPDATE steps AS s SET status = t.status, result = t.result, error = t.error, attempt = t.attempt,
+                          started_at = coalesce(t.started_at, s.started_at),
+                          completed_at = coalesce(t.finished_at, now()),
+                          completion_order = nextval('completion_order_seq')
+    FROM unnest(${col((r) => r.stepId)}::uuid[], ${col((r) => r.generation)}::int[], ${col((r) => r.status)}::text[],
+                ${col((r) => r.result)}::bytea[], ${col((r) => (r.error ? JSON.stringify(r.error) : null))}::jsonb[],
+                ${col((r) => r.attempt)}::int[], ${col((r) => r.startedAt?.toISOString() ?? null)}::timestamptz[],
+                ${col((r) => r.finishedAt?.toISOString() ?? null)}::timestamptz[])
+      AS t(id, generation, status, result, error, attempt, started_at, finished_at)
+    WHERE s.id = t.id AND s.status = 'running' AND s.generation = t.generation
+    RETURNING s.id, s.run_id, s.kind`.execute(db);
+  return rows;
+}
+
+export async function stepStates(
+  db: Db,
+  ids: readonly string[],
+): Promise<Map<string, { status: RunStatusText; generation: number }>> {
+  if (ids.length === 0) return new Map();
+  const { rows } = await sql<{ id: string; status: RunStatusText; generation: number }>`
+    SELECT id, status, generation FROM steps WHERE id = ANY(${[...ids]}::uuid[])`.execute(db);
+  return new Map(rows.map((r) => [r.id, r]));
+}
+
+/** Marks running steps as alive; returns the ids that are still running. */
+export async function heartbeatSteps(db: Db, ids: readonly string[]): Promise<string[]> {
+  if (ids.length === 0) return [];
+  const { rows } = await sql<{ id: string }>`
+    UPDATE steps SET heartbeat_at = now() WHERE id = ANY(${[...ids]}::uuid[]) AND status = 'running'
+    RETURNING id`.execute(db);
+  return rows.map((r) => r.id);
+}
+
+export type StepWithWorkflow = StepRow & { workflow_name: string };
+
+/** Redispatches (dispatch + 1) task steps whose task has shown no sign of life for `timeoutMs`. */
+export async function redispatchStale(db: Db, timeoutMs: number, limit: number): Promise<StepWithWorkflow[]> {
+  const { rows } = await sql<StepWithWorkflow>`
+    WITH stale AS (
+      SELECT id FROM steps
+      WHERE status = 'running' AND kind IN ('query', 'mutation', 'action', 'on_complete')
+        AND coalesce(heartbeat_at, dispatched_at) < now() - ${timeoutMs} * interval '1 millisecond'
+      ORDER BY coalesce(heartbeat_at, dispatched_at)
+      LIMIT ${limit}
+      FOR UPDATE SKIP LOCKED
+    )
+    UPDATE steps SET dispatch = dispatch + 1, dispatched_at = now(), heartbeat_at = NULL
+    FROM stale, runs
+    WHERE steps.id = stale.id AND runs.id = steps.run_id
+    RETURNING steps.*, runs.workflow_name`.execute(db);
+  return rows;
+}
+
+/** Completes due SLEEP steps (any run); returns their run ids. */
+export async function fireDueSleeps(db: Db, limit: number): Promise<string[]> {
+  const { rows } = await sql<{ run_id: string }>`
+    UPDATE steps SET status = 'completed', completed_at = now(), completion_order = nextval('completion_order_seq')
+    WHERE id IN (
+      SELECT id FROM steps WHERE status = 'running' AND kind = 'sleep' AND wake_at <= now()
+      ORDER BY wake_at LIMIT ${limit} FOR UPDATE SKIP LOCKED)
+    RETURNING run_id`.execute(db);
+  return rows.map((r) => r.run_id);
+}
+
+/** Fails EVENT waits past their timeout with TimeoutError; returns their run ids. */
+export async function failTimedOutEvents(db: Db, limit: number): Promise<string[]> {
+  const { rows } = await sql<{ run_id: string }>`
+    UPDATE steps SET status = 'failed', completed_at = now(), completion_order = nextval('completion_order_seq'),
+                     error = jsonb_build_object('name', 'TimeoutError',
+                       'message', format('event "%s" was not received before %s', event_name, timeout_at))
+    WHERE id IN (
+      SELECT id FROM steps WHERE status = 'running' AND kind = 'event' AND timeout_at <= now()
+      ORDER BY timeout_at LIMIT ${limit} FOR UPDATE SKIP LOCKED)
+    RETURNING run_id`.execute(db);
+  return rows.map((r) => r.run_id);
+}
+
+/** The earliest pending timer (sleep wake-up or event timeout), if any. */
+export async function nextTimerDue(db: Db): Promise<Date | null> {
+  const { rows } = await sql<{ due: Date | null }>`
+    SELECT least(
+      (SELECT min(wake_at) FROM steps WHERE status = 'running' AND kind = 'sleep'),
+      (SELECT min(timeout_at) FROM steps WHERE status = 'running' AND kind = 'event' AND timeout_at IS NOT NULL)
+    ) AS due`.execute(db);
+  return rows[0]?.due ?? null;
+}

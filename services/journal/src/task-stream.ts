@@ -1,0 +1,43 @@
+// The JetStream stream of step tasks and its per-shard durable pull consumers, created idempotently.
+import {
+  AckPolicy,
+  type JetStreamManager,
+  RetentionPolicy,
+  StorageType,
+} from "@nats-io/jetstream";
+import { nanos } from "@nats-io/transport-node";
+import { shardConsumer, taskStream, taskSubject } from "@weft/runtime";
+
+export async function ensureTaskStream(jsm: JetStreamManager, prefix: string, shards: number): Promise<void> {
+  const name = taskStream(prefix);
+  const config = {
+    name,
+    subjects: [`${prefix}.tasks.*`],
+    storage: StorageType.File,
+    retention: RetentionPolicy.Workqueue,
+    duplicate_window: nanos(120_000),
+  };
+  try {
+    await jsm.streams.info(name);
+    await jsm.streams.update(name, { subjects: config.subjects, duplicate_window: config.duplicate_window });
+  } catch (err) {
+    if (!/not found/i.test((err as Error).message)) throw err;
+    await jsm.streams.add(config);
+  }
+  const existing = new Set<string>();
+  for await (const info of jsm.consumers.list(name)) existing.add(info.name);
+  await Promise.all(
+    Array.from({ length: shards }, (_, shard) => {
+      const durable = shardConsumer(prefix, shard);
+      if (existing.has(durable)) return undefined;
+      return jsm.consumers.add(name, {
+        durable_name: durable,
+        filter_subject: taskSubject(prefix, shard),
+        ack_policy: AckPolicy.Explicit,
+        ack_wait: nanos(30_000),
+        max_deliver: -1,
+        max_ack_pending: 20_000,
+      });
+    }),
+  );
+}

@@ -1,0 +1,49 @@
+// Timers: completes due SLEEP steps and fails EVENT waits past their timeout, marking their runs
+// ready. Sleeps until the earliest due time (capped by a safety poll) and is re-armed in-process
+// when a commit journals an earlier timer.
+import type { Logger } from "@weft/runtime";
+import type { JournalContext } from "./context.ts";
+import { BackgroundLoop } from "./loop.ts";
+import { markReady } from "./store/runs.ts";
+import { failTimedOutEvents, fireDueSleeps, nextTimerDue } from "./store/steps.ts";
+
+const BATCH = 1000;
+const SAFETY_POLL_MS = 1000;
+
+export class Timers {
+  private readonly loop: BackgroundLoop;
+
+  constructor(j: JournalContext, logger: Logger) {
+    this.loop = new BackgroundLoop(
+      "timers",
+      async () => {
+        const { fired, ready } = await j.db.transaction().execute(async (trx) => {
+          const fired = [...(await fireDueSleeps(trx, BATCH)), ...(await failTimedOutEvents(trx, BATCH))];
+          return { fired, ready: await markReady(trx, fired) };
+        });
+        if (fired.length > 0) {
+          if (ready.length > 0) j.notifier.wake();
+          j.notifier.runsChanged(fired);
+        }
+        if (fired.length >= BATCH) return { nextInMs: 0 };
+        const due = await nextTimerDue(j.db);
+        const untilDue = due ? due.getTime() - Date.now() : SAFETY_POLL_MS;
+        return { nextInMs: Math.min(Math.max(untilDue, 0), SAFETY_POLL_MS) };
+      },
+      logger,
+    );
+  }
+
+  start(): void {
+    this.loop.start();
+  }
+
+  /** A timer due at `due` was journaled. */
+  rearm(due: Date): void {
+    this.loop.pokeIn(due.getTime() - Date.now());
+  }
+
+  stop(): Promise<void> {
+    return this.loop.stop();
+  }
+}

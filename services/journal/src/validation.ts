@@ -1,0 +1,65 @@
+// Edge validation: every RPC checks its input here first and answers with a Connect code and a
+// message that names the field, so that a rejected call writes nothing.
+import { Code, ConnectError } from "@connectrpc/connect";
+import { decodePayload, PayloadError } from "@weft/contracts";
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export const invalid = (field: string, problem: string) =>
+  new ConnectError(`${field}: ${problem}`, Code.InvalidArgument);
+
+export const notFound = (field: string, problem: string) => new ConnectError(`${field}: ${problem}`, Code.NotFound);
+
+export function requireUuid(field: string, value: string): string {
+  if (value === "") throw invalid(field, "is required");
+  if (!UUID.test(value)) throw invalid(field, `"${truncate(value)}" is not a UUID`);
+  return value.toLowerCase();
+}
+
+export function optionalUuid(field: string, value: string): string | undefined {
+  return value === "" ? undefined : requireUuid(field, value);
+}
+
+export function requireName(field: string, value: string, maxLength = 256): string {
+  if (value === "") throw invalid(field, "is required");
+  if (value.length > maxLength) throw invalid(field, `is longer than ${maxLength} characters`);
+  return value;
+}
+
+export function optionalText(field: string, value: string, maxLength: number): string | undefined {
+  if (value.length > maxLength) throw invalid(field, `is longer than ${maxLength} characters`);
+  return value === "" ? undefined : value;
+}
+
+/** A JSON payload in a `bytes` field: at most `maxBytes`, UTF-8, valid JSON (empty means null). */
+export function requireJson(field: string, value: Uint8Array, maxBytes: number): Uint8Array {
+  if (value.length > maxBytes) {
+    throw new ConnectError(
+      `${field}: payload of ${value.length} bytes exceeds the limit of ${maxBytes} bytes (WEFT_MAX_PAYLOAD_BYTES)`,
+      Code.ResourceExhausted,
+    );
+  }
+  try {
+    decodePayload(value);
+  } catch (err) {
+    if (err instanceof PayloadError) throw invalid(field, err.message);
+    throw err;
+  }
+  return value;
+}
+
+export function requireRange(field: string, value: number, min: number, max: number): number {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw invalid(field, `must be between ${min} and ${max}, got ${value}`);
+  }
+  return value;
+}
+
+export function requireCount(field: string, length: number, min: number, max: number): void {
+  if (length < min) throw invalid(field, min === 1 ? "must not be empty" : `needs at least ${min} entries`);
+  if (length > max) throw invalid(field, `has ${length} entries, more than the maximum of ${max}`);
+}
+
+function truncate(value: string): string {
+  return value.length > 64 ? `${value.slice(0, 64)}…` : value;
+}

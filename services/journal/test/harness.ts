@@ -1,0 +1,99 @@
+// Test harness: an in-process journal on an isolated database and prefix, with Connect clients
+// for both services and a JetStream reader for the shard consumers.
+import { type Client, createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { fromBinary } from "@bufbuild/protobuf";
+import { jetstream } from "@nats-io/jetstream";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { JournalService, type StepTask, StepTaskSchema, WorkflowService } from "@weft/contracts";
+import { createLogger, shardConsumer, taskStream } from "@weft/runtime";
+import { createTestEnvironment, type TestEnvironment } from "@weft/testkit";
+import pg from "pg";
+import { type JournalConfig, type RunningJournal, startJournal } from "../src/index.ts";
+
+export interface Harness {
+  env: TestEnvironment;
+  config: JournalConfig;
+  journal: RunningJournal;
+  workflows: Client<typeof WorkflowService>;
+  internal: Client<typeof JournalService>;
+  nc: NatsConnection;
+  /** Raw SQL against the test database (assertions and clock tricks). */
+  query<T extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: unknown[]): Promise<T[]>;
+  /** Pulls the tasks published so far on a shard (acks them). */
+  takeTasks(shard: number, max?: number, expiresMs?: number): Promise<{ task: StepTask; msgId: string; traceparent?: string }[]>;
+  close(): Promise<void>;
+}
+
+export async function startHarness(name: string, overrides: Partial<JournalConfig> = {}): Promise<Harness> {
+  const env = await createTestEnvironment(name);
+  const config: JournalConfig = {
+    databaseUrl: env.databaseUrl,
+    natsUrl: env.natsUrl,
+    prefix: env.prefix,
+    host: "127.0.0.1",
+    port: 0,
+    shards: 4,
+    maxPayloadBytes: 1024,
+    dispatchTimeoutMs: 60_000,
+    pageSizeMax: 50,
+    dbPoolSize: 4,
+    ...overrides,
+  };
+  const journal = await startJournal(config, { logger: createLogger("journal-test", "warn") });
+  const transport = createGrpcTransport({ baseUrl: `http://127.0.0.1:${journal.port}` });
+  const pool = new pg.Pool({ connectionString: env.databaseUrl, max: 2 });
+  const nc = await connect({ servers: env.natsUrl });
+  const js = jetstream(nc);
+  return {
+    env,
+    config,
+    journal,
+    workflows: createClient(WorkflowService, transport),
+    internal: createClient(JournalService, transport),
+    nc,
+    query: async (text, values) => (await pool.query(text, values)).rows,
+    takeTasks: async (shard, max = 100, expiresMs = 1000) => {
+      const consumer = await js.consumers.get(taskStream(env.prefix), shardConsumer(env.prefix, shard));
+      const batch = await consumer.fetch({ max_messages: max, expires: expiresMs });
+      const out: { task: StepTask; msgId: string; traceparent?: string }[] = [];
+      for await (const m of batch) {
+        out.push({
+          task: fromBinary(StepTaskSchema, m.data),
+          msgId: m.headers?.get("Nats-Msg-Id") ?? "",
+          traceparent: m.headers?.get("traceparent") || undefined,
+        });
+        m.ack();
+      }
+      return out;
+    },
+    close: async () => {
+      await nc.close();
+      await journal.stop();
+      await pool.end();
+      await env.cleanup();
+    },
+  };
+}
+
+/** Pulls tasks from every shard until `count` arrived or the time is up. */
+export async function takeAllTasks(h: Harness, count: number, timeoutMs = 5000) {
+  const tasks: Awaited<ReturnType<Harness["takeTasks"]>> = [];
+  const deadline = Date.now() + timeoutMs;
+  while (tasks.length < count && Date.now() < deadline) {
+    for (let shard = 0; shard < h.config.shards; shard++) {
+      tasks.push(...(await h.takeTasks(shard, 100, 200)));
+    }
+  }
+  return tasks;
+}
+
+export async function eventually<T>(fn: () => Promise<T | undefined | false>, timeoutMs = 5000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await fn();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
