@@ -3,6 +3,7 @@
 // `stop()` is the graceful drain: not serving, stop pulling, finish (or at the deadline abandon)
 // running handlers, flush, ack, release shard leases, close NATS, close the server.
 import { setTimeout as sleep } from "node:timers/promises";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { jetstream } from "@nats-io/jetstream";
 import { StepKind as ProtoStepKind, WorkerRole } from "@weft/contracts";
 import { connectNats, type Logger, startServer } from "@weft/runtime";
@@ -86,6 +87,7 @@ export async function startExecutor(options: StartExecutorOptions): Promise<Runn
     record: async (results, signal) => {
       await journal.recordResultBatch({ executorId: config.executorId, results }, { signal });
     },
+    isRejection: (err) => ConnectError.from(err).code === Code.InvalidArgument,
     recorded: (entries) => {
       for (const e of entries) held.ack(e.held);
     },
@@ -168,8 +170,8 @@ export async function startExecutor(options: StartExecutorOptions): Promise<Runn
       }
     });
     await step("flush results", async () => {
-      // Recording gets at least a few seconds even when the handlers used up the deadline.
-      const flushed = await flusher.drain(Math.max(left(), 5_000));
+      // Recording gets a little time even when the handlers used up the deadline.
+      const flushed = await flusher.drain(Math.max(left(), Math.min(5_000, config.drainTimeoutMs)));
       if (!flushed) logger.warn("results not recorded before the deadline; their tasks will be redelivered");
     });
     await step("give back unfinished tasks", () => {

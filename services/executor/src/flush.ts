@@ -28,6 +28,16 @@ export interface ResultFlusherOptions {
   recorded(entries: readonly FlushEntry[]): void;
   /** Backoff between attempts of a failed call. */
   retry?: RetryPolicy;
+  /**
+   * True when the journal rejected the batch's content (it would fail again however often it is
+   * sent): the batch is bisected to find the offending result, which is replaced by a failure.
+   */
+  isRejection?(err: unknown): boolean;
+}
+
+interface Entry extends FlushEntry {
+  /** The result was already replaced by a ResultRejectedError once. */
+  rejected?: boolean;
 }
 
 const CALL_RETRY: RetryPolicy = {
@@ -138,7 +148,37 @@ export class ResultFlusher {
     return batch;
   }
 
-  private async send(batch: FlushEntry[]): Promise<void> {
+  private async bisect(batch: Entry[], err: unknown): Promise<void> {
+    if (batch.length > 1) {
+      const half = Math.ceil(batch.length / 2);
+      await this.send(batch.slice(0, half));
+      await this.send(batch.slice(half));
+      return;
+    }
+    const entry = batch[0]!;
+    const { logger } = this.options;
+    if (entry.rejected) {
+      // Not even a plain failure is accepted (e.g. a task with an invalid step id): nothing can
+      // ever record it, so it is acked like a stale task.
+      logger.error({ err, stepId: entry.result.stepId }, "journal rejects every outcome of this task; acking it");
+      this.options.recorded([entry]);
+      return;
+    }
+    logger.warn({ err, stepId: entry.result.stepId }, "journal rejected a step result; recording a failure instead");
+    const result = create(StepResultSchema, {
+      ...entry.result,
+      outcome: {
+        case: "failure",
+        value: create(FailureSchema, {
+          name: "ResultRejectedError",
+          message: `the journal rejected the step's outcome: ${(err as Error).message}`,
+        }),
+      },
+    });
+    await this.send([{ held: entry.held, result, bytes: entry.bytes, rejected: true }]);
+  }
+
+  private async send(batch: Entry[]): Promise<void> {
     const signal = this.stopping.signal;
     const policy = this.options.retry ?? CALL_RETRY;
     const results = batch.map((e) => e.result);
@@ -152,6 +192,10 @@ export class ResultFlusher {
       } catch (err) {
         this.stats.failedCalls++;
         if (signal.aborted) return; // stopping: the tasks stay unacked and are redelivered
+        if (this.options.isRejection?.(err)) {
+          await this.bisect(batch, err);
+          return;
+        }
         const delay = backoffMs(policy, attempt);
         this.options.logger.warn(
           { err, results: batch.length, attempt, retryInMs: Math.round(delay) },
