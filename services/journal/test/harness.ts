@@ -97,3 +97,26 @@ export async function eventually<T>(fn: () => Promise<T | undefined | false>, ti
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+/** Asserts that a call fails with `code` and a message that mentions `text`. */
+export async function expectConnectError(call: Promise<unknown>, code: number, text: string): Promise<void> {
+  const { ConnectError } = await import("@connectrpc/connect");
+  let caught: unknown;
+  try {
+    await call;
+  } catch (err) {
+    caught = err;
+  }
+  if (!(caught instanceof ConnectError)) throw new Error(`expected a ConnectError, got ${String(caught)}`);
+  if (caught.code !== code || !caught.rawMessage.includes(text)) {
+    throw new Error(`expected code ${code} mentioning "${text}", got code ${caught.code}: ${caught.rawMessage}`);
+  }
+}
+
+/** Claims until the given run is among the claimed ones (other claimed runs are returned too). */
+export async function claimRun(h: Harness, runId: string, owner = "coordinator-1", leaseMs = 10_000) {
+  return eventually(async () => {
+    const res = await h.internal.claimRuns({ owner, maxRuns: 100, leaseMs });
+    return res.runs.find((r) => r.run?.id === runId);
+  });
+}
