@@ -1,7 +1,5 @@
 // Prometheus metrics per process (prom-client): a registry with Node's default metrics (heap,
 // event-loop lag, GC) and an HTTP handler for GET /metrics.
-import type { IncomingMessage, ServerResponse } from "node:http";
-import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 
 export { Counter, Gauge, Histogram, Registry };
@@ -15,7 +13,10 @@ export function createMetricsRegistry(service: string): Registry {
 
 /** Serves the registry on GET /metrics; anything else is 404. */
 export function metricsHandler(registry: Registry) {
-  return (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse): void => {
+  return (
+    req: { method?: string; url?: string },
+    res: { statusCode: number; setHeader(name: string, value: string): unknown; end(body: string): unknown },
+  ): void => {
     const reply = (status: number, type: string, body: string) => {
       res.statusCode = status;
       res.setHeader("content-type", type);

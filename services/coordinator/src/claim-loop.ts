@@ -1,14 +1,17 @@
 // Claims ready runs in batches, replays each against its journal and commits all the turns of
 // the batch in one CommitTurns call. Several workers share one wake signal so that the next claim
 // overlaps the previous commit; SKIP LOCKED keeps their claims disjoint.
-
 import { type ClaimedRun, type Turn, TurnStatus } from "@weft/contracts";
 import type { Logger, Loop } from "@weft/runtime";
 import type { App } from "@weft/sdk";
 import { replayTurn } from "@weft/sdk/workflow";
+import { context, contextFromTraceparent, currentTraceparent, type Link, SpanStatusCode, trace } from "@weft/telemetry";
 import type { JournalClient } from "./journal-client.ts";
+import type { CoordinatorMetrics } from "./metrics.ts";
 import { replayInput, turnOf } from "./turn.ts";
 import type { WakeSignal } from "./wake-signal.ts";
+
+const tracer = trace.getTracer("weft.coordinator");
 
 export interface ClaimLoopOptions {
   owner: string;
@@ -16,6 +19,7 @@ export interface ClaimLoopOptions {
   app: App;
   logger: Logger;
   wake: WakeSignal;
+  metrics: CoordinatorMetrics;
   claimBatch: number;
   leaseMs: number;
   safetyPollMs: number;
@@ -24,18 +28,10 @@ export interface ClaimLoopOptions {
   alwaysReplay: boolean;
 }
 
-export interface ClaimLoopStats {
-  claims: number;
-  runsClaimed: number;
-  turnsCommitted: number;
-  turnsFenced: number;
-}
-
 export class ClaimLoop implements Loop {
   private readonly options: ClaimLoopOptions;
   private stopped = false;
   private running: Promise<void>[] = [];
-  readonly stats: ClaimLoopStats = { claims: 0, runsClaimed: 0, turnsCommitted: 0, turnsFenced: 0 };
 
   constructor(options: ClaimLoopOptions) {
     this.options = options;
@@ -77,23 +73,41 @@ export class ClaimLoop implements Loop {
 
   /** One claim → replay → commit round. Returns whether more work is known to be waiting. */
   private async turnBatch(): Promise<boolean> {
-    const { journal, owner, claimBatch, leaseMs, logger } = this.options;
+    const { journal, owner, claimBatch, leaseMs, logger, metrics } = this.options;
     const claimed = await journal.claimRuns({ owner, maxRuns: claimBatch, leaseMs });
-    this.stats.claims++;
+    metrics.claims.inc();
+    metrics.claimBatch.observe(claimed.runs.length);
     if (claimed.runs.length === 0) return false;
-    this.stats.runsClaimed += claimed.runs.length;
     const turns: Turn[] = [];
+    const links: Link[] = [];
     for (const run of claimed.runs) {
       const turn = await this.replay(run);
-      if (turn) turns.push(turn);
+      if (!turn) continue;
+      turns.push(turn);
+      const spanContext = trace.getSpanContext(contextFromTraceparent(turn.traceparent));
+      if (spanContext) links.push({ context: spanContext });
     }
     if (turns.length === 0) return claimed.runs.length === claimBatch;
-    const committed = await journal.commitTurns({ owner, turns });
+    const span = tracer.startSpan("CommitTurns batch", { links, attributes: { "weft.batch.size": turns.length } });
+    const stopTimer = metrics.commitSeconds.startTimer();
+    let committed: Awaited<ReturnType<JournalClient["commitTurns"]>>;
+    try {
+      committed = await context.with(trace.setSpan(context.active(), span), () =>
+        journal.commitTurns({ owner, turns }),
+      );
+    } catch (err) {
+      span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
+      throw err;
+    } finally {
+      stopTimer();
+      span.end();
+    }
+    metrics.commitBatch.observe(turns.length);
     let readyAgain = false;
     for (const result of committed.results) {
-      if (result.status === TurnStatus.COMMITTED) this.stats.turnsCommitted++;
-      else if (result.status === TurnStatus.FENCED) {
-        this.stats.turnsFenced++;
+      const status = TurnStatus[result.status]?.toLowerCase() ?? "unknown";
+      metrics.turns.inc({ status });
+      if (result.status === TurnStatus.FENCED) {
         logger.warn({ runId: result.runId }, "turn fenced: the lease expired and the run moved on");
       }
       if (result.ready) readyAgain = true;
@@ -101,18 +115,35 @@ export class ClaimLoop implements Loop {
     return readyAgain || claimed.runs.length === claimBatch;
   }
 
+  /** Replays one run in a turn span that joins the run's trace (persisted traceparent). */
   private async replay(claimed: ClaimedRun): Promise<Turn | undefined> {
+    const run = claimed.run;
+    const parent = contextFromTraceparent(run?.traceparent);
+    const span = tracer.startSpan(
+      `turn ${run?.workflowName ?? "?"}`,
+      { attributes: { "weft.run.id": run?.id ?? "", "weft.run.steps": claimed.steps.length } },
+      parent,
+    );
+    const ctx = trace.setSpan(parent, span);
+    const stopTimer = this.options.metrics.replaySeconds.startTimer();
     try {
-      const outcome = await replayTurn(this.options.app, {
-        ...replayInput(claimed),
-        alwaysReplay: this.options.alwaysReplay,
-      });
-      return turnOf(claimed, outcome);
+      const outcome = await context.with(ctx, () =>
+        replayTurn(this.options.app, { ...replayInput(claimed), alwaysReplay: this.options.alwaysReplay }),
+      );
+      span.setAttribute("weft.turn.new_steps", outcome.newSteps.length);
+      if (outcome.completion)
+        span.setAttribute("weft.turn.completes", "result" in outcome.completion ? "completed" : "failed");
+      return turnOf(claimed, outcome, currentTraceparent(ctx));
     } catch (err) {
       // An engine fault (not a workflow error, which becomes the run's failure): leave the lease
       // to expire so that the run is retried, rather than failing it for a bug of ours.
-      this.options.logger.error({ err, runId: claimed.run?.id }, "replay crashed; the run will be retried");
+      this.options.metrics.turns.inc({ status: "replay_crashed" });
+      span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
+      this.options.logger.error({ err, runId: run?.id }, "replay crashed; the run will be retried");
       return undefined;
+    } finally {
+      stopTimer();
+      span.end();
     }
   }
 }

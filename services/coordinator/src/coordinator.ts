@@ -3,14 +3,17 @@
 import { StepKind, WorkerRole } from "@weft/contracts";
 import { connectNats, createLogger, type Logger, type NatsConnection, startServer, wakeSubject } from "@weft/runtime";
 import type { App } from "@weft/sdk";
+import { clientTraceInterceptor, metricsHandler } from "@weft/telemetry";
 import { ClaimLoop } from "./claim-loop.ts";
 import type { CoordinatorConfig } from "./config.ts";
 import { createJournalClient, type JournalClient } from "./journal-client.ts";
+import { type CoordinatorMetrics, createCoordinatorMetrics } from "./metrics.ts";
 import { WakeSignal } from "./wake-signal.ts";
 
 export interface RunningCoordinator {
   readonly port: number;
   readonly loop: ClaimLoop;
+  readonly metrics: CoordinatorMetrics;
   stop(): Promise<void>;
 }
 
@@ -41,12 +44,14 @@ export async function startCoordinator(options: {
 }): Promise<RunningCoordinator> {
   const { config, app } = options;
   const logger = options.logger ?? createLogger("coordinator", config.WEFT_LOG_LEVEL);
-  const journal = createJournalClient(config.WEFT_JOURNAL_URL);
+  const journal = createJournalClient(config.WEFT_JOURNAL_URL, [clientTraceInterceptor]);
+  const metrics = createCoordinatorMetrics();
   const server = await startServer({
     host: config.WEFT_COORDINATOR_HOST,
     port: config.WEFT_COORDINATOR_PORT,
     services: [],
     routes: () => {},
+    fallback: metricsHandler(metrics.registry),
   });
   await register(journal, config, app, logger);
 
@@ -59,6 +64,7 @@ export async function startCoordinator(options: {
     app,
     logger,
     wake,
+    metrics,
     claimBatch: config.WEFT_CLAIM_BATCH,
     leaseMs: config.WEFT_LEASE_MS,
     safetyPollMs: config.WEFT_SAFETY_POLL_MS,
@@ -71,6 +77,7 @@ export async function startCoordinator(options: {
   return {
     port: server.port,
     loop,
+    metrics,
     stop: async () => {
       server.health.setServing(false);
       subscription.unsubscribe();
