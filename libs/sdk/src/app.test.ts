@@ -30,7 +30,9 @@ describe("defineApp", () => {
     expect(() => step("x".repeat(201))).toThrow(/maximum is 200/);
     expect(step("ok_name.v1:part-2").name).toBe("ok_name.v1:part-2");
     expect(() => wf("bad/name")).toThrow(/workflow name/);
-    expect(() => defineWorkflow({ name: "w", handler: async () => 1, maxStepsInFlight: 0 })).toThrow(/maxStepsInFlight/);
+    expect(() => defineWorkflow({ name: "w", handler: async () => 1, maxStepsInFlight: 0 })).toThrow(
+      /maxStepsInFlight/,
+    );
   });
 });
 

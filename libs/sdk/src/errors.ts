@@ -91,7 +91,9 @@ export class ChildWorkflowFailedError extends WeftError {
   readonly childRunId: string | undefined;
   readonly failure: FailureInfo;
   constructor(workflowName: string, childRunId: string | undefined, failure: FailureInfo) {
-    super(`child workflow "${workflowName}"${childRunId ? ` (${childRunId})` : ""} failed: ${failure.name}: ${failure.message}`);
+    super(
+      `child workflow "${workflowName}"${childRunId ? ` (${childRunId})` : ""} failed: ${failure.name}: ${failure.message}`,
+    );
     this.workflowName = workflowName;
     this.childRunId = childRunId;
     this.failure = { name: failure.name, message: failure.message };

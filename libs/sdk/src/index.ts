@@ -40,6 +40,7 @@ export {
   DEFAULT_MAX_STEPS_IN_FLIGHT,
   defineWorkflow,
   isWorkflowDefinition,
+  type OnCompleteHook,
   type RunOutcome,
   type WorkflowContext,
   type WorkflowDefinition,

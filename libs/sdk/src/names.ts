@@ -10,7 +10,9 @@ export function validateName(what: string, name: unknown): string {
     throw new DefinitionError(`${what} name must be a non-empty string, got ${JSON.stringify(name) ?? String(name)}`);
   }
   if (name.length > MAX_NAME_LENGTH) {
-    throw new DefinitionError(`${what} name "${name.slice(0, 40)}..." is ${name.length} characters; the maximum is ${MAX_NAME_LENGTH}`);
+    throw new DefinitionError(
+      `${what} name "${name.slice(0, 40)}..." is ${name.length} characters; the maximum is ${MAX_NAME_LENGTH}`,
+    );
   }
   if (!NAME_PATTERN.test(name)) {
     throw new DefinitionError(`${what} name "${name}" may contain only letters, digits and _ . : -`);

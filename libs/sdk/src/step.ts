@@ -45,7 +45,9 @@ export const STEP_BRAND: unique symbol = Symbol.for("weft.sdk.step") as never;
 export function defineStep<A, R>(options: StepOptions<A, R>): StepDefinition<A, R> {
   const name = validateName("step", options?.name);
   if (!STEP_KINDS.includes(options.kind)) {
-    throw new DefinitionError(`step "${name}": kind must be "query", "mutation" or "action", got ${JSON.stringify(options.kind)}`);
+    throw new DefinitionError(
+      `step "${name}": kind must be "query", "mutation" or "action", got ${JSON.stringify(options.kind)}`,
+    );
   }
   if (typeof options.handler !== "function") {
     throw new DefinitionError(`step "${name}": handler must be a function`);

@@ -37,11 +37,19 @@ export interface RunOutcome<R = unknown> {
 
 export type WorkflowHandler<A, R> = (ctx: WorkflowContext, args: A) => Promise<R>;
 
+/**
+ * The on-complete hook. Declared as a method so its parameter is bivariant: a definition whose
+ * result type is `never` (a workflow that always throws) still fits a `WorkflowDefinition<any, any>`.
+ */
+export type OnCompleteHook<R> = {
+  hook(info: RunOutcome<R>, ctx: StepContext): Promise<void> | void;
+}["hook"];
+
 export interface WorkflowOptions<A, R> {
   name: string;
   handler: WorkflowHandler<A, R>;
   /** Runs once on an executor after the run ended (completed, failed or canceled). */
-  onComplete?: (info: RunOutcome<R>, ctx: StepContext) => Promise<void> | void;
+  onComplete?: OnCompleteHook<R>;
   /** Most executor steps (query/mutation/action) running at once for one run. */
   maxStepsInFlight?: number;
 }
@@ -52,7 +60,7 @@ export const DEFAULT_MAX_STEPS_IN_FLIGHT = 100;
 export interface WorkflowDefinition<A = unknown, R = unknown> {
   readonly name: string;
   readonly handler: WorkflowHandler<A, R>;
-  readonly onComplete: ((info: RunOutcome<R>, ctx: StepContext) => Promise<void> | void) | undefined;
+  readonly onComplete: OnCompleteHook<R> | undefined;
   readonly maxStepsInFlight: number;
 }
 
@@ -70,7 +78,13 @@ export function defineWorkflow<A, R>(options: WorkflowOptions<A, R>): WorkflowDe
   if (!Number.isInteger(maxStepsInFlight) || maxStepsInFlight < 1) {
     throw new DefinitionError(`workflow "${name}": maxStepsInFlight must be an integer >= 1, got ${maxStepsInFlight}`);
   }
-  const def = { name, handler: options.handler, onComplete: options.onComplete, maxStepsInFlight, [WORKFLOW_BRAND]: true };
+  const def = {
+    name,
+    handler: options.handler,
+    onComplete: options.onComplete,
+    maxStepsInFlight,
+    [WORKFLOW_BRAND]: true,
+  };
   return Object.freeze(def);
 }
 

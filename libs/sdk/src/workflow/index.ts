@@ -1,1 +1,16 @@
-export {};
+// @weft/sdk/workflow: the deterministic replay engine the coordinator runs workflow code with.
+
+export { fnv1a32, mulberry32 } from "./deterministic.ts";
+export { StaleExecutionError, WorkflowExecution, WorkflowNotFoundError } from "./execution.ts";
+export {
+  EXECUTOR_KINDS,
+  type JournalStep,
+  type JournalStepStatus,
+  type NewStepCommand,
+  type RunInfo,
+  type StepKindName,
+  type TurnCompletion,
+  type TurnInput,
+  type TurnOutcome,
+} from "./journal.ts";
+export { replayTurn } from "./replay-turn.ts";
