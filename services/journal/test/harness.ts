@@ -21,7 +21,7 @@ export interface Harness {
   /** Raw SQL against the test database (assertions and clock tricks). */
   query<T extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: unknown[]): Promise<T[]>;
   /** Pulls the tasks published so far on a shard (acks them). */
-  takeTasks(shard: number, max?: number, expiresMs?: number): Promise<{ task: StepTask; msgId: string; traceparent?: string }[]>;
+  takeTasks(shard: number, max?: number): Promise<{ task: StepTask; msgId: string; traceparent?: string }[]>;
   close(): Promise<void>;
 }
 
@@ -53,9 +53,12 @@ export async function startHarness(name: string, overrides: Partial<JournalConfi
     internal: createClient(JournalService, transport),
     nc,
     query: async (text, values) => (await pool.query(text, values)).rows,
-    takeTasks: async (shard, max = 100, expiresMs = 1000) => {
+    takeTasks: async (shard, max = 1000) => {
       const consumer = await js.consumers.get(taskStream(env.prefix), shardConsumer(env.prefix, shard));
-      const batch = await consumer.fetch({ max_messages: max, expires: expiresMs });
+      // fetch() waits at least 1 s for a full batch, so ask only for what is pending.
+      const pending = (await consumer.info()).num_pending;
+      if (pending === 0) return [];
+      const batch = await consumer.fetch({ max_messages: Math.min(pending, max), expires: 1000 });
       const out: { task: StepTask; msgId: string; traceparent?: string }[] = [];
       for await (const m of batch) {
         out.push({
@@ -81,8 +84,9 @@ export async function takeAllTasks(h: Harness, count: number, timeoutMs = 5000) 
   const tasks: Awaited<ReturnType<Harness["takeTasks"]>> = [];
   const deadline = Date.now() + timeoutMs;
   while (tasks.length < count && Date.now() < deadline) {
+    if (tasks.length > 0 || Date.now() > deadline - timeoutMs + 20) await new Promise((r) => setTimeout(r, 20));
     for (let shard = 0; shard < h.config.shards; shard++) {
-      tasks.push(...(await h.takeTasks(shard, 100, 200)));
+      tasks.push(...(await h.takeTasks(shard)));
     }
   }
   return tasks;
