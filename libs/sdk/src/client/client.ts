@@ -1,0 +1,226 @@
+// The Weft client: start, inspect, await, cancel and signal runs through the journal's public
+// WorkflowService, returning plain decoded objects.
+import { setTimeout as delay } from "node:timers/promises";
+import { type CallOptions, Code, ConnectError, createClient, type Transport } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { encodePayload, toTimestamp, WorkflowService } from "@weft/contracts";
+import { CanceledError, WorkflowFailedError } from "../errors.ts";
+import { backoffMs, type RetryPolicy } from "../retry.ts";
+import type { WorkflowDefinition } from "../workflow-definition.ts";
+import {
+  decodeEvent,
+  decodeRun,
+  decodeStep,
+  type EventSnapshot,
+  isFinalStatus,
+  type RunSnapshot,
+  type RunStatusName,
+  runStatusFromName,
+  type StepSnapshot,
+} from "./decode.ts";
+
+export interface WeftClientOptions {
+  /** The journal's address, e.g. "http://localhost:7233". */
+  baseUrl: string;
+  /** Defaults to a gRPC (HTTP/2) transport from @connectrpc/connect-node. */
+  transport?: Transport;
+  /** Sent with every call (e.g. authorization). */
+  headers?: CallOptions["headers"];
+  /** Backoff between reconnects of watch()/result(); defaults to 100 ms ×2 up to 5 s, unlimited attempts. */
+  reconnect?: Partial<Pick<RetryPolicy, "initialBackoffMs" | "backoffCoefficient" | "maxBackoffMs">>;
+}
+
+export interface StartOptions {
+  /** A second start with the same key returns the first run (`existing: true`). */
+  idempotencyKey?: string;
+  signal?: AbortSignal;
+}
+
+export interface StartResult<R = unknown> {
+  runId: string;
+  existing: boolean;
+  run: RunSnapshot<R>;
+}
+
+export interface ListFilter {
+  workflowName?: string;
+  statuses?: RunStatusName[];
+  createdAfter?: Date;
+  createdBefore?: Date;
+  parentRunId?: string;
+  /** 0 or unset = the journal's default. */
+  pageSize?: number;
+  pageToken?: string;
+}
+
+export interface ListPage {
+  runs: RunSnapshot[];
+  /** Undefined on the last page. */
+  nextPageToken: string | undefined;
+}
+
+export interface History {
+  run: RunSnapshot;
+  steps: StepSnapshot[];
+  events: EventSnapshot[];
+}
+
+export type WatchedRun = RunSnapshot & { steps?: StepSnapshot[] };
+
+export interface WatchOptions {
+  includeSteps?: boolean;
+  signal?: AbortSignal;
+}
+
+export interface WeftClient {
+  start<A, R>(workflow: WorkflowDefinition<A, R>, args: A, options?: StartOptions): Promise<StartResult<R>>;
+  start(workflow: string, args: unknown, options?: StartOptions): Promise<StartResult>;
+  get(runId: string, options?: { signal?: AbortSignal }): Promise<RunSnapshot>;
+  /** Waits for the run's end; resolves with its result, rejects with WorkflowFailedError or CanceledError. */
+  result<R = unknown>(runId: string, options?: { signal?: AbortSignal }): Promise<R>;
+  /** The run's state on every change until it ends, reconnecting when the stream breaks. */
+  watch(runId: string, options?: WatchOptions): AsyncIterable<WatchedRun>;
+  cancel(runId: string, reason?: string, options?: { signal?: AbortSignal }): Promise<RunSnapshot>;
+  sendEvent(
+    runId: string,
+    name: string,
+    payload?: unknown,
+    options?: { signal?: AbortSignal },
+  ): Promise<{ eventId: string; delivered: boolean }>;
+  list(filter?: ListFilter, options?: { signal?: AbortSignal }): Promise<ListPage>;
+  /** Every run matching the filter, page after page. */
+  listAll(filter?: Omit<ListFilter, "pageToken">, options?: { signal?: AbortSignal }): AsyncIterable<RunSnapshot>;
+  history(runId: string, options?: { signal?: AbortSignal }): Promise<History>;
+}
+
+/** Codes after which reconnecting cannot help: the request itself is wrong or not allowed. */
+const FINAL_CODES: ReadonlySet<Code> = new Set([
+  Code.InvalidArgument,
+  Code.NotFound,
+  Code.PermissionDenied,
+  Code.Unauthenticated,
+  Code.Unimplemented,
+  Code.FailedPrecondition,
+  Code.OutOfRange,
+]);
+
+export function createWeftClient(options: WeftClientOptions): WeftClient {
+  const transport = options.transport ?? createGrpcTransport({ baseUrl: options.baseUrl });
+  const rpc = createClient(WorkflowService, transport);
+  const headers = options.headers;
+  const reconnect: RetryPolicy = {
+    maxAttempts: Number.POSITIVE_INFINITY,
+    initialBackoffMs: options.reconnect?.initialBackoffMs ?? 100,
+    backoffCoefficient: options.reconnect?.backoffCoefficient ?? 2,
+    maxBackoffMs: options.reconnect?.maxBackoffMs ?? 5_000,
+  };
+  const call = (signal?: AbortSignal): CallOptions => {
+    const o: CallOptions = {};
+    if (headers) o.headers = headers;
+    if (signal) o.signal = signal;
+    return o;
+  };
+
+  async function* watch(runId: string, opts: WatchOptions = {}): AsyncGenerator<WatchedRun> {
+    const { signal, includeSteps = false } = opts;
+    let failures = 0;
+    for (;;) {
+      try {
+        for await (const msg of rpc.watchWorkflow({ runId, includeSteps }, call(signal))) {
+          failures = 0;
+          if (!msg.run) continue;
+          const run: WatchedRun = decodeRun(msg.run);
+          if (includeSteps) run.steps = msg.steps.map(decodeStep);
+          yield run;
+          if (isFinalStatus(run.status)) return;
+        }
+        // The stream ended before the run did (server restart, proxy timeout): reconnect.
+      } catch (err) {
+        if (signal?.aborted) throw signal.reason;
+        if (err instanceof ConnectError && FINAL_CODES.has(err.code)) throw err;
+      }
+      failures++;
+      await delay(backoffMs(reconnect, failures), undefined, signal ? { signal } : {}).catch(() => {
+        throw signal?.reason;
+      });
+    }
+  }
+
+  async function start(workflow: WorkflowDefinition | string, args: unknown, opts: StartOptions = {}) {
+    const workflowName = typeof workflow === "string" ? workflow : workflow.name;
+    const res = await rpc.startWorkflow(
+      { workflowName, args: encodePayload(args), idempotencyKey: opts.idempotencyKey ?? "" },
+      call(opts.signal),
+    );
+    if (!res.run) throw new ConnectError("StartWorkflow returned no run", Code.Internal);
+    const run = decodeRun(res.run);
+    return { runId: run.id, existing: res.existing, run };
+  }
+
+  async function list(filter: ListFilter = {}, opts: { signal?: AbortSignal } = {}): Promise<ListPage> {
+    const res = await rpc.listWorkflows(
+      {
+        workflowName: filter.workflowName ?? "",
+        statuses: (filter.statuses ?? []).map(runStatusFromName),
+        ...(filter.createdAfter ? { createdAfter: toTimestamp(filter.createdAfter) } : {}),
+        ...(filter.createdBefore ? { createdBefore: toTimestamp(filter.createdBefore) } : {}),
+        parentRunId: filter.parentRunId ?? "",
+        pageSize: filter.pageSize ?? 0,
+        pageToken: filter.pageToken ?? "",
+      },
+      call(opts.signal),
+    );
+    return { runs: res.runs.map((r) => decodeRun(r)), nextPageToken: res.nextPageToken || undefined };
+  }
+
+  return {
+    start: start as WeftClient["start"],
+
+    async get(runId, opts = {}) {
+      const res = await rpc.getWorkflow({ runId }, call(opts.signal));
+      if (!res.run) throw new ConnectError(`GetWorkflow returned no run for ${runId}`, Code.Internal);
+      return decodeRun(res.run);
+    },
+
+    async result<R>(runId: string, opts: { signal?: AbortSignal } = {}): Promise<R> {
+      for await (const run of watch(runId, opts.signal ? { signal: opts.signal } : {})) {
+        if (run.status === "completed") return run.result as R;
+        if (run.status === "failed") {
+          throw new WorkflowFailedError(runId, run.error ?? { name: "Error", message: "failed without an error" });
+        }
+        if (run.status === "canceled") throw new CanceledError(run.error?.message || `run ${runId} was canceled`);
+      }
+      throw new ConnectError(`WatchWorkflow for ${runId} ended without a final state`, Code.Internal);
+    },
+
+    watch,
+
+    async cancel(runId, reason = "", opts = {}) {
+      const res = await rpc.cancelWorkflow({ runId, reason }, call(opts.signal));
+      if (!res.run) throw new ConnectError(`CancelWorkflow returned no run for ${runId}`, Code.Internal);
+      return decodeRun(res.run);
+    },
+
+    async sendEvent(runId, name, payload, opts = {}) {
+      const res = await rpc.sendEvent({ runId, eventName: name, payload: encodePayload(payload) }, call(opts.signal));
+      return { eventId: res.eventId, delivered: res.delivered };
+    },
+
+    list,
+
+    async *listAll(filter = {}, opts = {}) {
+      let pageToken: string | undefined;
+      do {
+        const page = await list({ ...filter, ...(pageToken ? { pageToken } : {}) }, opts);
+        yield* page.runs;
+        pageToken = page.nextPageToken;
+      } while (pageToken);
+    },
+
+    async history(runId, opts = {}) {
+      const res = await rpc.getHistory({ runId }, call(opts.signal));
+      if (!res.run) throw new ConnectError(`GetHistory returned no run for ${runId}`, Code.Internal);
+      return { run: decodeRun(res.run), steps: res.steps.map(decodeStep), events: res.events.map(decodeEvent) };
+    },
+  };
+}
