@@ -187,6 +187,7 @@ export async function commitTurns(j: JournalContext, req: CommitTurnsRequest): P
     if (due && (!earliestTimer || due < earliestTimer)) earliestTimer = due;
   }
   const workflowOf = new Map([...passed.values()].map((r) => [r.id, r.workflow_name]));
+  const readyAgain = [...passed.values()].some((r) => !endedIds.has(r.id) && (r.ready || readyNow.has(r.id)));
   await applyCommitEffects(j, {
     tasks: [
       ...inserted
@@ -194,7 +195,7 @@ export async function commitTurns(j: JournalContext, req: CommitTurnsRequest): P
         .map((step) => ({ step, workflowName: workflowOf.get(step.run_id) ?? "" })),
       ...ended.hookTasks.map((step) => ({ step, workflowName: step.workflow_name })),
     ],
-    wake: readyNow.size > 0 || insertedChildren.length > 0 || ended.readyRuns.length > 0,
+    wake: readyAgain || insertedChildren.length > 0 || ended.readyRuns.length > 0,
     changedRuns: [
       ...passed.keys(),
       ...insertedChildren.map((c) => c.id),

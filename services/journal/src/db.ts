@@ -94,9 +94,14 @@ export interface Database {
 
 export type Db = Kysely<Database>;
 
-export function openDatabase(url: string, poolSize: number): Db {
+export function openDatabase(url: string, poolSize: number, onQuery?: (sql: string) => void): Db {
   return new Kysely<Database>({
     dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max: poolSize }) }),
+    log: onQuery
+      ? (event) => {
+          if (event.level === "query") onQuery(event.query.sql);
+        }
+      : undefined,
   });
 }
 

@@ -1,4 +1,4 @@
 // Public surface of the journal package: start it in-process, or read its configuration.
 export { type JournalConfig, journalConfigFromEnv, journalEnv } from "./config.ts";
 export { migrate, openDatabase } from "./db.ts";
-export { type RunningJournal, startJournal } from "./journal.ts";
+export { type JournalOptions, type RunningJournal, startJournal } from "./journal.ts";

@@ -31,16 +31,23 @@ export interface RunningJournal {
   stop(): Promise<void>;
 }
 
-export async function startJournal(config: JournalConfig, options: { logger?: Logger } = {}): Promise<RunningJournal> {
+export interface JournalOptions {
+  logger?: Logger;
+  /** Called with every SQL statement the journal runs (tests count statements per RPC). */
+  onQuery?: (sql: string) => void;
+}
+
+export async function startJournal(config: JournalConfig, options: JournalOptions = {}): Promise<RunningJournal> {
   const logger = options.logger ?? createLogger("journal");
-  const db = openDatabase(config.databaseUrl, config.dbPoolSize);
+  const db = openDatabase(config.databaseUrl, config.dbPoolSize, options.onQuery);
   const cleanup: { name: string; run: () => Promise<void> | void }[] = [
     { name: "database", run: () => db.destroy() },
   ];
   const stop = async () => {
-    for (const step of cleanup.reverse()) {
+    const steps = [...cleanup].reverse();
+    for (const [i, step] of steps.entries()) {
       try {
-        logger.debug(`stopping ${step.name}`);
+        logger.info(`stopping ${step.name} (${i + 1}/${steps.length})`);
         await step.run();
       } catch (err) {
         logger.error({ err }, `stopping ${step.name} failed`);

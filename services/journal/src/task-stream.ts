@@ -18,11 +18,13 @@ export async function ensureTaskStream(jsm: JetStreamManager, prefix: string, sh
     duplicate_window: nanos(120_000),
   };
   try {
+    // An existing stream (made by another journal replica or an executor) is left as it is.
     await jsm.streams.info(name);
-    await jsm.streams.update(name, { subjects: config.subjects, duplicate_window: config.duplicate_window });
   } catch (err) {
     if (!/not found/i.test((err as Error).message)) throw err;
-    await jsm.streams.add(config);
+    await jsm.streams.add(config).catch((addErr: Error) => {
+      if (!/already in use|already exists/i.test(addErr.message)) throw addErr;
+    });
   }
   const existing = new Set<string>();
   for await (const info of jsm.consumers.list(name)) existing.add(info.name);
@@ -30,14 +32,19 @@ export async function ensureTaskStream(jsm: JetStreamManager, prefix: string, sh
     Array.from({ length: shards }, (_, shard) => {
       const durable = shardConsumer(prefix, shard);
       if (existing.has(durable)) return undefined;
-      return jsm.consumers.add(name, {
-        durable_name: durable,
-        filter_subject: taskSubject(prefix, shard),
-        ack_policy: AckPolicy.Explicit,
-        ack_wait: nanos(30_000),
-        max_deliver: -1,
-        max_ack_pending: 20_000,
-      });
+      return jsm.consumers
+        .add(name, {
+          durable_name: durable,
+          filter_subject: taskSubject(prefix, shard),
+          ack_policy: AckPolicy.Explicit,
+          ack_wait: nanos(30_000),
+          max_deliver: -1,
+          max_ack_pending: 20_000,
+        })
+        .catch((err: Error) => {
+          // An executor may have created it at the same moment.
+          if (!/already in use|already exists/i.test(err.message)) throw err;
+        });
     }),
   );
 }

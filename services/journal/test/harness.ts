@@ -9,7 +9,7 @@ import { JournalService, type StepTask, StepTaskSchema, WorkflowService } from "
 import { createLogger, shardConsumer, taskStream } from "@weft/runtime";
 import { createTestEnvironment, type TestEnvironment } from "@weft/testkit";
 import pg from "pg";
-import { type JournalConfig, type RunningJournal, startJournal } from "../src/index.ts";
+import { type JournalConfig, type JournalOptions, type RunningJournal, startJournal } from "../src/index.ts";
 
 export interface Harness {
   env: TestEnvironment;
@@ -25,7 +25,11 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(name: string, overrides: Partial<JournalConfig> = {}): Promise<Harness> {
+export async function startHarness(
+  name: string,
+  overrides: Partial<JournalConfig> = {},
+  options: JournalOptions = {},
+): Promise<Harness> {
   const env = await createTestEnvironment(name);
   const config: JournalConfig = {
     databaseUrl: env.databaseUrl,
@@ -40,7 +44,7 @@ export async function startHarness(name: string, overrides: Partial<JournalConfi
     dbPoolSize: 4,
     ...overrides,
   };
-  const journal = await startJournal(config, { logger: createLogger("journal-test", "warn") });
+  const journal = await startJournal(config, { logger: createLogger("journal-test", "warn"), ...options });
   const transport = createGrpcTransport({ baseUrl: `http://127.0.0.1:${journal.port}` });
   const pool = new pg.Pool({ connectionString: env.databaseUrl, max: 2 });
   const nc = await connect({ servers: env.natsUrl });

@@ -165,7 +165,7 @@ export type StepWithWorkflow = StepRow & { workflow_name: string };
 /** Redispatches (dispatch + 1) task steps whose task has shown no sign of life for `timeoutMs`. */
 export async function redispatchStale(db: Db, timeoutMs: number, limit: number): Promise<StepWithWorkflow[]> {
   const { rows } = await sql<StepWithWorkflow>`
-    WITH stale AS (
+    /* sweeper */ WITH stale AS (
       SELECT id FROM steps
       WHERE status = 'running' AND kind IN ('query', 'mutation', 'action', 'on_complete')
         AND coalesce(heartbeat_at, dispatched_at) < now() - ${timeoutMs} * interval '1 millisecond'
@@ -183,7 +183,7 @@ export async function redispatchStale(db: Db, timeoutMs: number, limit: number):
 /** Completes due SLEEP steps (any run); returns their run ids. */
 export async function fireDueSleeps(db: Db, limit: number): Promise<string[]> {
   const { rows } = await sql<{ run_id: string }>`
-    UPDATE steps SET status = 'completed', completed_at = now(), completion_order = nextval('completion_order_seq')
+    /* timers */ UPDATE steps SET status = 'completed', completed_at = now(), completion_order = nextval('completion_order_seq')
     WHERE id IN (
       SELECT id FROM steps WHERE status = 'running' AND kind = 'sleep' AND wake_at <= now()
       ORDER BY wake_at LIMIT ${limit} FOR UPDATE SKIP LOCKED)
@@ -194,7 +194,7 @@ export async function fireDueSleeps(db: Db, limit: number): Promise<string[]> {
 /** Fails EVENT waits past their timeout with TimeoutError; returns their run ids. */
 export async function failTimedOutEvents(db: Db, limit: number): Promise<string[]> {
   const { rows } = await sql<{ run_id: string }>`
-    UPDATE steps SET status = 'failed', completed_at = now(), completion_order = nextval('completion_order_seq'),
+    /* timers */ UPDATE steps SET status = 'failed', completed_at = now(), completion_order = nextval('completion_order_seq'),
                      error = jsonb_build_object('name', 'TimeoutError',
                        'message', format('event "%s" was not received before %s', event_name, timeout_at))
     WHERE id IN (
@@ -207,7 +207,7 @@ export async function failTimedOutEvents(db: Db, limit: number): Promise<string[
 /** The earliest pending timer (sleep wake-up or event timeout), if any. */
 export async function nextTimerDue(db: Db): Promise<Date | null> {
   const { rows } = await sql<{ due: Date | null }>`
-    SELECT least(
+    /* timers */ SELECT least(
       (SELECT min(wake_at) FROM steps WHERE status = 'running' AND kind = 'sleep'),
       (SELECT min(timeout_at) FROM steps WHERE status = 'running' AND kind = 'event' AND timeout_at IS NOT NULL)
     ) AS due`.execute(db);
