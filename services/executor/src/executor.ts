@@ -97,6 +97,7 @@ export async function startExecutor(options: StartExecutorOptions): Promise<Runn
 
   const consumers = new Map<number, ShardConsumer>();
   const stopping = new Set<Promise<void>>();
+  const starting = new Set<Promise<void>>();
   let draining = false;
   const startShard = async (shard: number) => {
     try {
@@ -134,12 +135,16 @@ export async function startExecutor(options: StartExecutorOptions): Promise<Runn
     logger,
     onChange: ({ gained, lost }) => {
       for (const shard of lost) stopShard(shard);
-      for (const shard of gained) void startShard(shard);
+      for (const shard of gained) {
+        const p = startShard(shard).finally(() => starting.delete(p));
+        starting.add(p);
+      }
     },
   });
 
   const server = await startServer({ port: config.port, routes: () => {}, services: [] });
   await leases.start();
+  await Promise.all([...starting]);
   server.health.setServing(true);
   logger.info({ shards: leases.shards, shardCount: leases.shardCount }, "executor started");
 

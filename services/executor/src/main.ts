@@ -7,10 +7,15 @@ import { startExecutor } from "./executor.ts";
 
 const { config, appPath, logLevel } = executorConfigFromEnv();
 const logger = createLogger("executor", logLevel);
-const app = await loadApp(appPath);
-const executor = await startExecutor({ config, app, logger });
-// The drain has its own deadline; the shutdown deadline leaves room for flushing and closing after it.
-const shutdown = new Shutdown(logger, config.drainTimeoutMs + 15_000);
-shutdown.add("executor", () => executor.stop());
-shutdown.onSignals();
-logger.info({ port: executor.port }, "listening");
+try {
+  const app = await loadApp(appPath);
+  const executor = await startExecutor({ config, app, logger });
+  // The drain has its own deadline; the shutdown deadline leaves room for flushing and closing after it.
+  const shutdown = new Shutdown(logger, config.drainTimeoutMs + 15_000);
+  shutdown.add("executor", () => executor.stop());
+  shutdown.onSignals();
+  logger.info({ port: executor.port }, "listening");
+} catch (err) {
+  logger.fatal({ err }, "executor failed to start");
+  process.exit(1);
+}

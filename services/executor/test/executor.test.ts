@@ -346,3 +346,49 @@ describe("drain", () => {
     await expect.poll(() => consumerState(nc, prefix, 0)).toMatchObject({ pending: 0, ackPending: 0 });
   });
 });
+
+describe("keep-alive and leases", () => {
+  test("long steps are heartbeated; a step the journal reports finished is aborted and acked unrecorded", async () => {
+    let aborted = false;
+    const long = defineStep({
+      name: "long",
+      kind: "action",
+      handler: (_: null, ctx) =>
+        new Promise((resolve) => {
+          ctx.signal.addEventListener("abort", () => {
+            aborted = true;
+            resolve("aborted");
+          });
+        }),
+    });
+    await start(appOf([long]), { keepAliveMs: 200 });
+    const task = makeTask({ stepName: "long" });
+    await publishTasks(nc, prefix, [task]);
+    await expect.poll(() => journal.heartbeats.flat()).toContain(task.stepId);
+    journal.finished.add(task.stepId);
+    await expect.poll(() => aborted).toBe(true);
+    await expect.poll(() => consumerState(nc, prefix, 0)).toMatchObject({ pending: 0, ackPending: 0 });
+    expect(journal.recorded.size).toBe(0);
+  });
+
+  test("follows the shard leases: a lost shard is no longer pulled, a gained one is", async () => {
+    const step = defineStep({ name: "s", kind: "query", handler: () => 1 });
+    let shards = [0, 1];
+    journal.shardsFor = () => shards;
+    const executor = await start(appOf([step]), { shardLeaseMs: 1_000 });
+    expect(executor.shards()).toEqual([0, 1]);
+    shards = [1];
+    await expect.poll(() => executor.shards(), { timeout: 5_000 }).toEqual([1]);
+    // Wait for the pull on shard 0 to end, then a task there stays in the stream.
+    await new Promise((r) => setTimeout(r, 1_200));
+    const onLost = makeTask({ stepName: "s", shard: 0 });
+    const onKept = makeTask({ stepName: "s", shard: 1 });
+    await publishTasks(nc, prefix, [onLost, onKept]);
+    await journal.waitForResults(1);
+    await new Promise((r) => setTimeout(r, 300));
+    expect([...journal.recorded.keys()]).toEqual([onKept.stepId]);
+    expect((await consumerState(nc, prefix, 0)).pending).toBe(1);
+    shards = [0, 1];
+    await journal.waitForResults(2);
+  });
+});
