@@ -44,6 +44,11 @@ export class StaleExecutionError extends WeftError {
   override name = "StaleExecutionError";
 }
 
+export interface ApplyOptions {
+  /** `steps` is the run's whole journal: a step known before but missing now makes the execution stale. */
+  fullJournal?: boolean;
+}
+
 interface Call {
   readonly command: NewStepCommand;
   readonly resolve: (value: unknown) => void;
@@ -90,6 +95,7 @@ export class WorkflowExecution {
   private completion: TurnCompletion | undefined;
   private nonDeterminism: NonDeterminismError | undefined;
   private busy = false;
+  private maxDeliveredOrder: bigint | undefined;
 
   constructor(app: App, run: RunInfo) {
     const workflow = app.workflows.get(run.workflowName);
@@ -117,24 +123,36 @@ export class WorkflowExecution {
    * Feeds journal steps (the whole journal or only what changed since the last call) and runs the
    * workflow code until it waits on something unresolved. Outcomes already delivered are skipped.
    */
-  async apply(steps: readonly JournalStep[]): Promise<TurnOutcome> {
+  async apply(steps: readonly JournalStep[], options: ApplyOptions = {}): Promise<TurnOutcome> {
     if (this.busy) throw new Error(`WorkflowExecution ${this.run.id}: apply() called while a previous apply() runs`);
     this.busy = true;
     try {
+      if (options.fullJournal) this.checkComplete(steps);
+      const fresh: JournalStep[] = [];
+      for (const step of steps) {
+        if (step.seq < 1) continue; // seq 0 is the on-complete hook, not workflow code
+        this.checkDelivered(step);
+        if (step.status !== "running" && !this.delivered.has(step.seq)) fresh.push(step);
+      }
+      fresh.sort(compareOrder);
+      // A live execution must see outcomes in the order a fresh replay would: an outcome ordered
+      // before one it already delivered (a snapshot that missed it) means it has diverged.
+      const first = fresh[0];
+      if (first && this.maxDeliveredOrder !== undefined && BigInt(first.completionOrder) < this.maxDeliveredOrder) {
+        throw new StaleExecutionError(
+          `run ${this.run.id} step ${first.seq}: outcome ordered ${first.completionOrder} arrived after outcome ${this.maxDeliveredOrder} was delivered`,
+        );
+      }
       if (!this.started) {
         this.started = true;
         this.startFunction();
         await drain();
       }
-      const fresh: JournalStep[] = [];
       for (const step of steps) {
-        if (step.seq < 1) continue; // seq 0 is the on-complete hook, not workflow code
-        this.checkDelivered(step);
+        if (step.seq < 1) continue;
         this.journal.set(step.seq, step);
         this.checkMatch(step.seq);
-        if (step.status !== "running" && !this.delivered.has(step.seq)) fresh.push(step);
       }
-      fresh.sort(compareOrder);
       await this.deliver(fresh);
       return this.outcome();
     } finally {
@@ -194,6 +212,8 @@ export class WorkflowExecution {
   private resolveCall(step: JournalStep): void {
     const call = this.calls.get(step.seq)!;
     this.delivered.add(step.seq);
+    const order = BigInt(step.completionOrder);
+    if (this.maxDeliveredOrder === undefined || order > this.maxDeliveredOrder) this.maxDeliveredOrder = order;
     if (step.completedAtMs !== undefined) this.nowMs = step.completedAtMs;
     const { kind, name, seq } = call.command;
     const failure: FailureInfo = step.failure ?? {
@@ -213,6 +233,19 @@ export class WorkflowExecution {
     } else {
       // sleep/event: the journal's own failure (TimeoutError for an event wait that timed out).
       call.reject(failureToError(failure));
+    }
+  }
+
+  /** With the whole journal: every step this execution knows must still be there, unchanged. */
+  private checkComplete(steps: readonly JournalStep[]): void {
+    const bySeq = new Map(steps.map((s) => [s.seq, s]));
+    for (const known of this.journal.values()) {
+      const now = bySeq.get(known.seq);
+      if (!now || now.name !== known.name || now.kind !== known.kind) {
+        throw new StaleExecutionError(
+          `run ${this.run.id} step ${known.seq}: the journal no longer has ${describeCall(known.kind, known.name)}`,
+        );
+      }
     }
   }
 

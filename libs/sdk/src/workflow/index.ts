@@ -1,7 +1,8 @@
 // @weft/sdk/workflow: the deterministic replay engine the coordinator runs workflow code with.
 
 export { fnv1a32, mulberry32 } from "./deterministic.ts";
-export { StaleExecutionError, WorkflowExecution, WorkflowNotFoundError } from "./execution.ts";
+export { type ApplyOptions, StaleExecutionError, WorkflowExecution, WorkflowNotFoundError } from "./execution.ts";
+export { ExecutionCache, type ExecutionCacheOptions, type ExecutionCacheStats } from "./execution-cache.ts";
 export {
   EXECUTOR_KINDS,
   type JournalStep,

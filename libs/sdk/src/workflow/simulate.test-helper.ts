@@ -5,6 +5,7 @@ import type { App } from "../app.ts";
 import { toFailure } from "../errors.ts";
 import { mulberry32 } from "./deterministic.ts";
 import { WorkflowExecution } from "./execution.ts";
+import { ExecutionCache } from "./execution-cache.ts";
 import type { JournalStep, RunInfo, TurnOutcome } from "./journal.ts";
 import { replayTurn } from "./replay-turn.ts";
 
@@ -20,6 +21,7 @@ export async function simulate(app: App, run: RunInfo, seed = 1, maxTurns = 1000
   const random = mulberry32(seed);
   const journal = new Map<number, JournalStep>();
   const live = new WorkflowExecution(app, run);
+  const cache = new ExecutionCache(app);
   let changed: JournalStep[] = [];
   let order = 0;
   let clock = run.createdAtMs;
@@ -30,6 +32,8 @@ export async function simulate(app: App, run: RunInfo, seed = 1, maxTurns = 1000
     const fresh = await replayTurn(app, { run, steps });
     const incremental = await live.apply(changed);
     expect(stripStacks(incremental)).toEqual(stripStacks(fresh));
+    const cached = await cache.turn({ run, steps });
+    expect(stripStacks(cached)).toEqual(stripStacks(fresh));
     if (fresh.completion) return { outcome: fresh, journal: steps, turns: turn, maxRunning };
     changed = [];
     for (const cmd of fresh.newSteps) {
