@@ -16,7 +16,9 @@ export async function cancelWorkflow(j: JournalContext, req: CancelWorkflowReque
     const run = await getRunForUpdate(trx, runId);
     if (!run) throw notFound("run_id", `run ${runId} does not exist`);
     if (run.status !== "running") return undefined;
-    return endRuns(trx, [{ runId, status: "canceled", result: null, error: { name: "CanceledError", message: reason } }]);
+    return endRuns(trx, [
+      { runId, status: "canceled", result: null, error: { name: "CanceledError", message: reason } },
+    ]);
   });
   if (outcome) {
     await applyCommitEffects(j, {

@@ -19,8 +19,8 @@ import type { JournalContext } from "./context.ts";
 import type { StepKindText } from "./db.ts";
 import { uuidv7 } from "./ids.ts";
 import { failureToStored, stepKindFromProto, TASK_KINDS, toBytea } from "./messages.ts";
-import { type RunEnding, endRuns } from "./store/run-end.ts";
-import { fenceAndRelease, insertRuns, markReady, type NewRun, runStatuses } from "./store/runs.ts";
+import { endRuns, type RunEnding } from "./store/run-end.ts";
+import { fenceAndRelease, insertRuns, lockRuns, markReady, type NewRun, runStatuses } from "./store/runs.ts";
 import { completeDueSleeps, consumeWaitingEvents, insertSteps, type NewStepRow } from "./store/steps.ts";
 import { getWorkflowDefs } from "./store/workflow-defs.ts";
 import {
@@ -41,7 +41,8 @@ function validateNewStep(j: JournalContext, field: string, step: NewStep): StepK
   requireRange(`${field}.seq`, step.seq, 1, 2_000_000_000);
   requireName(`${field}.name`, step.name);
   const kind = stepKindFromProto[step.kind];
-  if (!kind || kind === "on_complete") throw invalid(`${field}.kind`, `${StepKind[step.kind] ?? step.kind} cannot be journaled by a turn`);
+  if (!kind || kind === "on_complete")
+    throw invalid(`${field}.kind`, `${StepKind[step.kind] ?? step.kind} cannot be journaled by a turn`);
   requireJson(`${field}.args`, step.args, j.config.maxPayloadBytes);
   if (kind === "sleep" && !step.wakeAt) throw invalid(`${field}.wake_at`, "is required for a SLEEP step");
   if (kind === "event") requireName(`${field}.event_name`, step.eventName);
@@ -96,8 +97,18 @@ export async function commitTurns(j: JournalContext, req: CommitTurnsRequest): P
 
   const result = await j.db.transaction().execute(async (trx) => {
     const turns = req.turns.map((t) => ({ ...t, runId: t.runId.toLowerCase() }));
+    await lockRuns(
+      trx,
+      turns.map((t) => t.runId),
+    );
     const passed = new Map(
-      (await fenceAndRelease(trx, owner, turns.map((t) => ({ runId: t.runId, token: t.leaseToken })))).map((r) => [r.id, r]),
+      (
+        await fenceAndRelease(
+          trx,
+          owner,
+          turns.map((t) => ({ runId: t.runId, token: t.leaseToken })),
+        )
+      ).map((r) => [r.id, r]),
     );
     const rejected = await runStatuses(
       trx,

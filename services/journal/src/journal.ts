@@ -1,7 +1,8 @@
 // Wires the journal: migrations, JetStream stream and consumers, the RPC server, sweeper and
 // timers; stop() undoes it in reverse order.
-import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+
 import type { ServiceImpl } from "@connectrpc/connect";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { JournalService, WorkflowService } from "@weft/contracts";
 import { connectNats, createLogger, type Logger, startServer } from "@weft/runtime";
 import { cancelWorkflow } from "./cancel-workflow.ts";
@@ -40,9 +41,7 @@ export interface JournalOptions {
 export async function startJournal(config: JournalConfig, options: JournalOptions = {}): Promise<RunningJournal> {
   const logger = options.logger ?? createLogger("journal");
   const db = openDatabase(config.databaseUrl, config.dbPoolSize, options.onQuery);
-  const cleanup: { name: string; run: () => Promise<void> | void }[] = [
-    { name: "database", run: () => db.destroy() },
-  ];
+  const cleanup: { name: string; run: () => Promise<void> | void }[] = [{ name: "database", run: () => db.destroy() }];
   const stop = async () => {
     const steps = [...cleanup].reverse();
     for (const [i, step] of steps.entries()) {

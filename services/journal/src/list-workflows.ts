@@ -1,11 +1,11 @@
 // ListWorkflows: newest first, filtered, keyset-paged by (created_at, id) behind an opaque token.
 import { create } from "@bufbuild/protobuf";
 import {
+  fromTimestamp,
   type ListWorkflowsRequest,
   type ListWorkflowsResponse,
   ListWorkflowsResponseSchema,
   RunStatus,
-  fromTimestamp,
 } from "@weft/contracts";
 import type { JournalContext } from "./context.ts";
 import type { RunStatusText } from "./db.ts";

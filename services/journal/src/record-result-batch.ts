@@ -2,17 +2,17 @@
 // idempotently, and marks the runs that can make progress ready in the same transaction.
 import { create } from "@bufbuild/protobuf";
 import {
+  fromTimestamp,
   type RecordResultBatchRequest,
   type RecordResultBatchResponse,
   RecordResultBatchResponseSchema,
   ResultStatus,
-  fromTimestamp,
 } from "@weft/contracts";
 import { applyCommitEffects } from "./commit-effects.ts";
 import type { JournalContext } from "./context.ts";
 import { failureToStored, toBytea } from "./messages.ts";
-import { markReady } from "./store/runs.ts";
-import { recordResults, type ResultToRecord, stepStates } from "./store/steps.ts";
+import { lockRunsOfSteps, markReady } from "./store/runs.ts";
+import { type ResultToRecord, recordResults, stepStates } from "./store/steps.ts";
 import { invalid, optionalText, requireCount, requireJson, requireName, requireUuid } from "./validation.ts";
 
 export const MAX_RESULTS = 10_000;
@@ -50,6 +50,10 @@ export async function recordResultBatch(
   }
 
   const { applied, states, readyRuns } = await j.db.transaction().execute(async (trx) => {
+    await lockRunsOfSteps(
+      trx,
+      toRecord.map((r) => r.stepId),
+    );
     const applied = await recordResults(trx, toRecord);
     const appliedIds = new Set(applied.map((a) => a.id));
     const states = await stepStates(

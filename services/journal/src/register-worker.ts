@@ -1,10 +1,6 @@
 // RegisterWorker: records the workflow names a worker's app defines, so StartWorkflow accepts them.
 import { create } from "@bufbuild/protobuf";
-import {
-  type RegisterWorkerRequest,
-  type RegisterWorkerResponse,
-  RegisterWorkerResponseSchema,
-} from "@weft/contracts";
+import { type RegisterWorkerRequest, type RegisterWorkerResponse, RegisterWorkerResponseSchema } from "@weft/contracts";
 import type { JournalContext } from "./context.ts";
 import { upsertWorkflowDefs } from "./store/workflow-defs.ts";
 import { invalid, optionalText, requireCount, requireName } from "./validation.ts";

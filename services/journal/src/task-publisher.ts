@@ -53,7 +53,9 @@ export class TaskPublisher {
       workflowName,
       stepName: step.name,
       kind: stepKindToProto[step.kind],
-      args: step.args ? new Uint8Array(step.args.buffer, step.args.byteOffset, step.args.byteLength) : new Uint8Array(0),
+      args: step.args
+        ? new Uint8Array(step.args.buffer, step.args.byteOffset, step.args.byteLength)
+        : new Uint8Array(0),
       shard: step.shard,
       dispatch: step.dispatch,
       createdAt: toTimestamp(step.created_at),

@@ -1,10 +1,5 @@
 // The JetStream stream of step tasks and its per-shard durable pull consumers, created idempotently.
-import {
-  AckPolicy,
-  type JetStreamManager,
-  RetentionPolicy,
-  StorageType,
-} from "@nats-io/jetstream";
+import { AckPolicy, type JetStreamManager, RetentionPolicy, StorageType } from "@nats-io/jetstream";
 import { nanos } from "@nats-io/transport-node";
 import { shardConsumer, taskStream, taskSubject } from "@weft/runtime";
 

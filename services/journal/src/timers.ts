@@ -5,7 +5,7 @@ import type { Logger } from "@weft/runtime";
 import type { JournalContext } from "./context.ts";
 import { BackgroundLoop } from "./loop.ts";
 import { markReady } from "./store/runs.ts";
-import { failTimedOutEvents, fireDueSleeps, nextTimerDue } from "./store/steps.ts";
+import { failTimedOutEvents, fireDueSleeps, lockRunsWithDueTimers, nextTimerDue } from "./store/steps.ts";
 
 const BATCH = 1000;
 const SAFETY_POLL_MS = 1000;
@@ -17,18 +17,21 @@ export class Timers {
     this.loop = new BackgroundLoop(
       "timers",
       async () => {
-        const { fired, ready } = await j.db.transaction().execute(async (trx) => {
-          const fired = [...(await fireDueSleeps(trx, BATCH)), ...(await failTimedOutEvents(trx, BATCH))];
-          return { fired, ready: await markReady(trx, fired) };
+        const { locked, fired, ready } = await j.db.transaction().execute(async (trx) => {
+          const locked = await lockRunsWithDueTimers(trx, BATCH);
+          const fired = [...(await fireDueSleeps(trx, locked)), ...(await failTimedOutEvents(trx, locked))];
+          return { locked, fired, ready: await markReady(trx, fired) };
         });
         if (fired.length > 0) {
           if (ready.length > 0) j.notifier.wake();
           j.notifier.runsChanged(fired);
         }
-        if (fired.length >= BATCH) return { nextInMs: 0 };
+        if (locked.length >= BATCH) return { nextInMs: 0 };
         const due = await nextTimerDue(j.db);
         const untilDue = due ? due.getTime() - Date.now() : SAFETY_POLL_MS;
-        return { nextInMs: Math.min(Math.max(untilDue, 0), SAFETY_POLL_MS) };
+        // A due timer that did not fire belongs to a run another transaction holds: retry soon, not at once.
+        const floor = fired.length === 0 ? 20 : 0;
+        return { nextInMs: Math.min(Math.max(untilDue, floor), SAFETY_POLL_MS) };
       },
       logger,
     );

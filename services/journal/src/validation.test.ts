@@ -24,7 +24,9 @@ describe("validation", () => {
       Code.InvalidArgument,
       "args: is not valid UTF-8",
     ]);
-    expect(codeOf(() => requireJson("args", new TextEncoder().encode("{"), 10))?.[1]).toMatch(/^args: is not valid JSON/);
+    expect(codeOf(() => requireJson("args", new TextEncoder().encode("{"), 10))?.[1]).toMatch(
+      /^args: is not valid JSON/,
+    );
   });
 
   test("ranges name the field and the bounds", () => {

@@ -2,6 +2,7 @@
 // slow fallback poll, until it sends a terminal status.
 import { create, equals } from "@bufbuild/protobuf";
 import type { HandlerContext } from "@connectrpc/connect";
+import type { NatsConnection } from "@nats-io/transport-node";
 import {
   RunStatus,
   type WatchWorkflowRequest,
@@ -9,7 +10,6 @@ import {
   WatchWorkflowResponseSchema,
 } from "@weft/contracts";
 import { runSubject } from "@weft/runtime";
-import type { NatsConnection } from "@nats-io/transport-node";
 import type { JournalContext } from "./context.ts";
 import { requireRun } from "./get-workflow.ts";
 import { runToProto, stepToProto } from "./messages.ts";

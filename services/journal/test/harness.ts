@@ -1,8 +1,9 @@
 // Test harness: an in-process journal on an isolated database and prefix, with Connect clients
 // for both services and a JetStream reader for the shard consumers.
+
+import { fromBinary } from "@bufbuild/protobuf";
 import { type Client, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { fromBinary } from "@bufbuild/protobuf";
 import { jetstream } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { JournalService, type StepTask, StepTaskSchema, WorkflowService } from "@weft/contracts";

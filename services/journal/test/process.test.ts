@@ -19,7 +19,10 @@ const entry = (name: string) => fileURLToPath(new URL(`../src/${name}`, import.m
 
 test("migrate then serve, healthy, and exit 0 on SIGTERM", async () => {
   const code = await new Promise<number | null>((resolve) => {
-    const child = spawn(process.execPath, [entry("migrate.ts")], { env: { ...process.env, ...env.env }, stdio: "ignore" });
+    const child = spawn(process.execPath, [entry("migrate.ts")], {
+      env: { ...process.env, ...env.env },
+      stdio: "ignore",
+    });
     child.once("exit", resolve);
   });
   expect(code).toBe(0);

@@ -20,7 +20,8 @@ afterEach(async () => {
   await h.query("UPDATE runs SET status = 'canceled' WHERE status = 'running'");
 });
 
-const count = async (table: string) => Number((await h.query<{ n: string }>(`SELECT count(*) AS n FROM ${table}`))[0]?.n);
+const count = async (table: string) =>
+  Number((await h.query<{ n: string }>(`SELECT count(*) AS n FROM ${table}`))[0]?.n);
 
 describe("StartWorkflow", () => {
   test("inserts a ready running run and wakes coordinators", async () => {
@@ -46,7 +47,11 @@ describe("StartWorkflow", () => {
   test("validation errors write nothing", async () => {
     const before = await count("runs");
     const start = (req: Parameters<Harness["workflows"]["startWorkflow"]>[0]) => h.workflows.startWorkflow(req);
-    await expectConnectError(start({ workflowName: "nope" }), Code.NotFound, 'workflow_name: no worker has registered workflow "nope"');
+    await expectConnectError(
+      start({ workflowName: "nope" }),
+      Code.NotFound,
+      'workflow_name: no worker has registered workflow "nope"',
+    );
     await expectConnectError(start({ workflowName: "" }), Code.InvalidArgument, "workflow_name");
     await expectConnectError(
       start({ workflowName: "pipeline", args: new TextEncoder().encode("{bad") }),
@@ -113,7 +118,11 @@ describe("SendEvent validation", () => {
     const runId = run?.id ?? "";
     const before = await count("events");
     await expectConnectError(h.workflows.sendEvent({ runId: "x", eventName: "e" }), Code.InvalidArgument, "run_id");
-    await expectConnectError(h.workflows.sendEvent({ runId, eventName: "" }), Code.InvalidArgument, "event_name: is required");
+    await expectConnectError(
+      h.workflows.sendEvent({ runId, eventName: "" }),
+      Code.InvalidArgument,
+      "event_name: is required",
+    );
     await expectConnectError(
       h.workflows.sendEvent({ runId, eventName: "e", payload: new TextEncoder().encode("nope") }),
       Code.InvalidArgument,
@@ -172,7 +181,11 @@ describe("ListWorkflows", () => {
   });
 
   test("rejects bad page sizes, tokens and filters", async () => {
-    await expectConnectError(h.workflows.listWorkflows({ pageSize: -1 }), Code.InvalidArgument, "page_size: must be between 0 and 50, got -1");
+    await expectConnectError(
+      h.workflows.listWorkflows({ pageSize: -1 }),
+      Code.InvalidArgument,
+      "page_size: must be between 0 and 50, got -1",
+    );
     await expectConnectError(h.workflows.listWorkflows({ pageSize: 51 }), Code.InvalidArgument, "page_size");
     await expectConnectError(h.workflows.listWorkflows({ pageToken: "garbage!" }), Code.InvalidArgument, "page_token");
     await expectConnectError(
@@ -181,7 +194,11 @@ describe("ListWorkflows", () => {
       "page_token",
     );
     await expectConnectError(h.workflows.listWorkflows({ parentRunId: "nope" }), Code.InvalidArgument, "parent_run_id");
-    await expectConnectError(h.workflows.listWorkflows({ statuses: [RunStatus.UNSPECIFIED] }), Code.InvalidArgument, "statuses[0]");
+    await expectConnectError(
+      h.workflows.listWorkflows({ statuses: [RunStatus.UNSPECIFIED] }),
+      Code.InvalidArgument,
+      "statuses[0]",
+    );
   });
 });
 
@@ -200,7 +217,9 @@ describe("WatchWorkflow", () => {
     const claimed = await claimRun(h, runId);
     const first = await h.internal.commitTurns({
       owner: "coordinator-1",
-      turns: [{ runId, leaseToken: claimed.leaseToken, generation: 1, newSteps: [{ seq: 1, name: "extract", kind: 3 }] }],
+      turns: [
+        { runId, leaseToken: claimed.leaseToken, generation: 1, newSteps: [{ seq: 1, name: "extract", kind: 3 }] },
+      ],
     });
     expect(first.results[0]?.status).toBe(TurnStatus.COMMITTED);
     const again = await h.internal.claimRuns({ owner: "coordinator-2", maxRuns: 10, leaseMs: 1000 });

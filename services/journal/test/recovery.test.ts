@@ -21,7 +21,14 @@ describe("sweeper", () => {
     const claimed = await claimRun(h, runId);
     await h.internal.commitTurns({
       owner: "coordinator-1",
-      turns: [{ runId, leaseToken: claimed.leaseToken, generation: 1, newSteps: [{ seq: 1, name: "lost", kind: StepKind.ACTION }] }],
+      turns: [
+        {
+          runId,
+          leaseToken: claimed.leaseToken,
+          generation: 1,
+          newSteps: [{ seq: 1, name: "lost", kind: StepKind.ACTION }],
+        },
+      ],
     });
     const first = await takeAllTasks(h, 1);
     expect(first.map((t) => t.task.dispatch)).toEqual([1]); // taken and acked without a result: "lost"
@@ -42,7 +49,10 @@ describe("sweeper", () => {
     }
     const [row] = await h.query<{ dispatch: number }>("SELECT dispatch FROM steps WHERE id = $1", [stepId]);
     expect(row?.dispatch).toBe(2);
-    const hb = await h.internal.heartbeatSteps({ executorId: "e1", stepIds: [stepId, "0190f5a4-0000-7000-8000-000000000009"] });
+    const hb = await h.internal.heartbeatSteps({
+      executorId: "e1",
+      stepIds: [stepId, "0190f5a4-0000-7000-8000-000000000009"],
+    });
     expect(hb.finishedStepIds).toEqual(["0190f5a4-0000-7000-8000-000000000009"]);
     await h.workflows.cancelWorkflow({ runId });
   });
@@ -75,7 +85,11 @@ describe("shard leases", () => {
     expect(moved.every((l) => l.token >= 2n)).toBe(true);
 
     // Graceful release: executor-b gives everything back and is no longer live.
-    const gone = await lease("executor-b", 1500, b3.leases.map((l) => l.shard));
+    const gone = await lease(
+      "executor-b",
+      1500,
+      b3.leases.map((l) => l.shard),
+    );
     expect(gone.leases).toEqual([]);
     const c = await lease("executor-c");
     expect(c.leases.length).toBe(16);
@@ -83,7 +97,11 @@ describe("shard leases", () => {
   }, 15_000);
 
   test("validates its input", async () => {
-    await expectConnectError(h.internal.leaseShards({ executorId: "", leaseMs: 1000 }), Code.InvalidArgument, "executor_id");
+    await expectConnectError(
+      h.internal.leaseShards({ executorId: "", leaseMs: 1000 }),
+      Code.InvalidArgument,
+      "executor_id",
+    );
     await expectConnectError(h.internal.leaseShards({ executorId: "x", leaseMs: 0 }), Code.InvalidArgument, "lease_ms");
     await expectConnectError(
       h.internal.leaseShards({ executorId: "x", leaseMs: 1000, release: [16] }),

@@ -21,7 +21,6 @@ async function measure<T>(fn: () => Promise<T>): Promise<{ value: T; count: numb
   const counted = statements.filter(
     (s) => !s.includes("/* timers */") && !s.includes("/* sweeper */") && !/^\s*(begin|commit)\s*$/i.test(s),
   );
-  if (process.env.SHOW_SQL) console.log(counted.map((s) => s.trim().slice(0, 60)));
   const count = counted.length;
   return { value, count };
 }

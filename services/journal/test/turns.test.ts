@@ -60,7 +60,9 @@ describe("claim", () => {
     expect(other.runs).toEqual([]);
     await new Promise((r) => setTimeout(r, 400));
     // Expired but not yet reclaimed: the commit is still fenced.
-    const late = await commit(run.id, first.leaseToken, { newSteps: [{ seq: 1, name: "extract", kind: StepKind.ACTION }] });
+    const late = await commit(run.id, first.leaseToken, {
+      newSteps: [{ seq: 1, name: "extract", kind: StepKind.ACTION }],
+    });
     expect(late?.status).toBe(TurnStatus.FENCED);
     const second = await claimRun(h, run.id, "coordinator-2", 5000);
     expect(second.leaseToken).toBe(2n);
@@ -75,8 +77,16 @@ describe("claim", () => {
     await expectConnectError(h.internal.claimRuns({ owner: "", maxRuns: 1 }), Code.InvalidArgument, "owner");
     await expectConnectError(h.internal.claimRuns({ owner: "c", maxRuns: 0 }), Code.InvalidArgument, "max_runs");
     await expectConnectError(h.internal.claimRuns({ owner: "c", maxRuns: 5000 }), Code.InvalidArgument, "max_runs");
-    await expectConnectError(h.internal.claimRuns({ owner: "c", maxRuns: 1, leaseMs: 1 }), Code.InvalidArgument, "lease_ms");
-    await expectConnectError(h.internal.claimRuns({ owner: "c", maxRuns: 1, shards: [99] }), Code.InvalidArgument, "shards[0]");
+    await expectConnectError(
+      h.internal.claimRuns({ owner: "c", maxRuns: 1, leaseMs: 1 }),
+      Code.InvalidArgument,
+      "lease_ms",
+    );
+    await expectConnectError(
+      h.internal.claimRuns({ owner: "c", maxRuns: 1, shards: [99] }),
+      Code.InvalidArgument,
+      "shards[0]",
+    );
     await expectConnectError(
       h.internal.commitTurns({ owner: "c", turns: [{ runId: "x", leaseToken: 1n }] }),
       Code.InvalidArgument,
@@ -154,7 +164,15 @@ describe("commit and record", () => {
     // A result arriving while the turn runs makes the committed turn report ready.
     await h.internal.recordResultBatch({
       executorId: "executor-1",
-      results: [{ stepId: b.id, runId: run.id, generation: 1, attempt: 1, outcome: { case: "failure", value: { name: "Error", message: "boom" } } }],
+      results: [
+        {
+          stepId: b.id,
+          runId: run.id,
+          generation: 1,
+          attempt: 1,
+          outcome: { case: "failure", value: { name: "Error", message: "boom" } },
+        },
+      ],
     });
     const during = await commit(run.id, next.leaseToken, {});
     expect(during).toMatchObject({ status: TurnStatus.COMMITTED, ready: true });
@@ -225,7 +243,11 @@ describe("timers and events", () => {
 
   test("an event sent before the wait is consumed by the wait; one sent after completes it", async () => {
     const run = await start();
-    const early = await h.workflows.sendEvent({ runId: run.id, eventName: "approve", payload: encodePayload({ ok: 1 }) });
+    const early = await h.workflows.sendEvent({
+      runId: run.id,
+      eventName: "approve",
+      payload: encodePayload({ ok: 1 }),
+    });
     expect(early.delivered).toBe(false);
     const claimed = await claimRun(h, run.id);
     const r = await commit(run.id, claimed.leaseToken, {
@@ -254,7 +276,9 @@ describe("timers and events", () => {
     const run = await start();
     const claimed = await claimRun(h, run.id);
     await commit(run.id, claimed.leaseToken, {
-      newSteps: [{ seq: 1, name: "w", kind: StepKind.EVENT, eventName: "never", timeoutAt: toTimestamp(Date.now() + 200) }],
+      newSteps: [
+        { seq: 1, name: "w", kind: StepKind.EVENT, eventName: "never", timeoutAt: toTimestamp(Date.now() + 200) },
+      ],
     });
     const step = await eventually(async () => {
       const [s] = await stepsOf(run.id);
@@ -269,7 +293,9 @@ describe("children and cancel", () => {
     const parent = await start();
     const claimed = await claimRun(h, parent.id);
     await commit(parent.id, claimed.leaseToken, {
-      newSteps: [{ seq: 1, name: "sub", kind: StepKind.CHILD, childWorkflowName: "child", args: encodePayload({ n: 2 }) }],
+      newSteps: [
+        { seq: 1, name: "sub", kind: StepKind.CHILD, childWorkflowName: "child", args: encodePayload({ n: 2 }) },
+      ],
     });
     const [childStep] = await stepsOf(parent.id);
     const childId = childStep?.childRunId ?? "";

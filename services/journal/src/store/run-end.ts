@@ -4,9 +4,9 @@
 // ON_COMPLETE step (seq 0) to dispatch.
 import { sql } from "kysely";
 import type { Db, RunRow, StepKindText, StoredFailure } from "../db.ts";
+import { uuidv7 } from "../ids.ts";
 import { markReady } from "./runs.ts";
 import type { StepWithWorkflow } from "./steps.ts";
-import { uuidv7 } from "../ids.ts";
 
 export interface RunEnding {
   runId: string;
@@ -59,7 +59,12 @@ export async function endRuns(db: Db, endings: readonly RunEnding[]): Promise<Ru
         WHERE steps.run_id = t.parent_id AND steps.seq = t.seq AND steps.child_run_id = t.child_id
           AND steps.kind = 'child' AND steps.status = 'running'
         RETURNING steps.run_id`.execute(db);
-      outcome.readyRuns.push(...(await markReady(db, parentSteps.map((s) => s.run_id))));
+      outcome.readyRuns.push(
+        ...(await markReady(
+          db,
+          parentSteps.map((s) => s.run_id),
+        )),
+      );
     }
 
     outcome.hookTasks.push(...(await insertOnCompleteSteps(db, ended)));
@@ -70,7 +75,12 @@ export async function endRuns(db: Db, endings: readonly RunEnding[]): Promise<Ru
     });
     pending = canceledSteps
       .filter((s) => s.kind === "child" && s.child_run_id !== null)
-      .map((s) => ({ runId: s.child_run_id as string, status: "canceled", result: null, error: parentError(s.run_id) }));
+      .map((s) => ({
+        runId: s.child_run_id as string,
+        status: "canceled",
+        result: null,
+        error: parentError(s.run_id),
+      }));
   }
   return outcome;
 }

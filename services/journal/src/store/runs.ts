@@ -150,3 +150,21 @@ export async function touchRuns(db: Db, ids: readonly string[]): Promise<void> {
   if (ids.length === 0) return;
   await sql`UPDATE runs SET updated_at = now() WHERE id = ANY(${[...ids]}::uuid[])`.execute(db);
 }
+
+/**
+ * Locks runs in id order. Every transaction that changes both a run and its steps takes the run
+ * locks first, in this order, so that result recording, turn commits and timers cannot deadlock.
+ */
+export async function lockRuns(db: Db, ids: Iterable<string>): Promise<void> {
+  const unique = [...new Set(ids)];
+  if (unique.length === 0) return;
+  await sql`SELECT id FROM runs WHERE id = ANY(${unique}::uuid[]) ORDER BY id FOR UPDATE`.execute(db);
+}
+
+/** Locks the runs of the given steps in id order (see lockRuns). */
+export async function lockRunsOfSteps(db: Db, stepIds: readonly string[]): Promise<void> {
+  if (stepIds.length === 0) return;
+  await sql`
+    SELECT id FROM runs WHERE id IN (SELECT run_id FROM steps WHERE id = ANY(${[...stepIds]}::uuid[]))
+    ORDER BY id FOR UPDATE`.execute(db);
+}

@@ -180,26 +180,39 @@ export async function redispatchStale(db: Db, timeoutMs: number, limit: number):
   return rows;
 }
 
-/** Completes due SLEEP steps (any run); returns their run ids. */
-export async function fireDueSleeps(db: Db, limit: number): Promise<string[]> {
+/**
+ * Locks (run first, in id order, skipping runs another transaction holds) the runs that have a
+ * due timer: a SLEEP past its wake_at or an EVENT wait past its timeout. Returns their ids.
+ */
+export async function lockRunsWithDueTimers(db: Db, limit: number): Promise<string[]> {
+  const { rows } = await sql<{ id: string }>`
+    /* timers */ SELECT id FROM runs
+    WHERE status = 'running' AND id IN (
+      SELECT run_id FROM steps
+      WHERE status = 'running' AND ((kind = 'sleep' AND wake_at <= now()) OR (kind = 'event' AND timeout_at <= now()))
+      LIMIT ${limit})
+    ORDER BY id FOR UPDATE SKIP LOCKED`.execute(db);
+  return rows.map((r) => r.id);
+}
+
+/** Completes the due SLEEP steps of the given (locked) runs; returns their run ids. */
+export async function fireDueSleeps(db: Db, runIds: readonly string[]): Promise<string[]> {
+  if (runIds.length === 0) return [];
   const { rows } = await sql<{ run_id: string }>`
     /* timers */ UPDATE steps SET status = 'completed', completed_at = now(), completion_order = nextval('completion_order_seq')
-    WHERE id IN (
-      SELECT id FROM steps WHERE status = 'running' AND kind = 'sleep' AND wake_at <= now()
-      ORDER BY wake_at LIMIT ${limit} FOR UPDATE SKIP LOCKED)
+    WHERE run_id = ANY(${[...runIds]}::uuid[]) AND status = 'running' AND kind = 'sleep' AND wake_at <= now()
     RETURNING run_id`.execute(db);
   return rows.map((r) => r.run_id);
 }
 
-/** Fails EVENT waits past their timeout with TimeoutError; returns their run ids. */
-export async function failTimedOutEvents(db: Db, limit: number): Promise<string[]> {
+/** Fails the EVENT waits of the given (locked) runs that are past their timeout with TimeoutError. */
+export async function failTimedOutEvents(db: Db, runIds: readonly string[]): Promise<string[]> {
+  if (runIds.length === 0) return [];
   const { rows } = await sql<{ run_id: string }>`
     /* timers */ UPDATE steps SET status = 'failed', completed_at = now(), completion_order = nextval('completion_order_seq'),
                      error = jsonb_build_object('name', 'TimeoutError',
                        'message', format('event "%s" was not received before %s', event_name, timeout_at))
-    WHERE id IN (
-      SELECT id FROM steps WHERE status = 'running' AND kind = 'event' AND timeout_at <= now()
-      ORDER BY timeout_at LIMIT ${limit} FOR UPDATE SKIP LOCKED)
+    WHERE run_id = ANY(${[...runIds]}::uuid[]) AND status = 'running' AND kind = 'event' AND timeout_at <= now()
     RETURNING run_id`.execute(db);
   return rows.map((r) => r.run_id);
 }
