@@ -316,6 +316,9 @@ export class WorkflowExecution {
     if (this.done) return new Promise(() => {}); // the run is over: nothing more is journaled
     const seq = this.nextSeq++;
     const { promise, resolve, reject } = Promise.withResolvers<unknown>();
+    // A call the code never awaits (fire and forget) must not crash the host with an unhandled
+    // rejection when its step fails; code that awaits it still sees the rejection.
+    promise.catch(() => {});
     this.calls.set(seq, { command: { seq, ...command }, resolve, reject });
     this.checkMatch(seq);
     return promise;

@@ -390,3 +390,23 @@ describe("replay: failures inside workflow code", () => {
     expect(failure.message).toMatch(/step "stray", which is not registered/);
   });
 });
+
+describe("replay: fire-and-forget calls", () => {
+  it("a never-awaited step that fails does not surface as an unhandled rejection", async () => {
+    const boom = defineStep({ name: "boom", kind: "action", handler: () => 1 });
+    const wf = defineWorkflow({
+      name: "forget",
+      handler: async (ctx) => {
+        void ctx.step(boom, null);
+        await ctx.sleep(10);
+        return "done";
+      },
+    });
+    const app = defineApp({ workflows: [wf], steps: [boom] });
+    const out = await replayTurn(app, {
+      run: run("forget"),
+      steps: [failed(1, "action", "boom", { name: "Error", message: "x" }), completed(2, "sleep", "sleep", null)],
+    });
+    expect(out.completion).toEqual({ result: "done" });
+  });
+});
