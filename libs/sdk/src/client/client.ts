@@ -78,7 +78,11 @@ export interface WeftClient {
   get(runId: string, options?: { signal?: AbortSignal }): Promise<RunSnapshot>;
   /** Waits for the run's end; resolves with its result, rejects with WorkflowFailedError or CanceledError. */
   result<R = unknown>(runId: string, options?: { signal?: AbortSignal }): Promise<R>;
-  /** The run's state on every change until it ends, reconnecting when the stream breaks. */
+  /**
+   * The run's state on every change until it ends (the last snapshot has a final status),
+   * reconnecting with backoff when the stream breaks; after a reconnect the current state is
+   * yielded again, so consumers must tolerate repeated snapshots.
+   */
   watch(runId: string, options?: WatchOptions): AsyncIterable<WatchedRun>;
   cancel(runId: string, reason?: string, options?: { signal?: AbortSignal }): Promise<RunSnapshot>;
   sendEvent(
