@@ -9,7 +9,7 @@ import { claimRuns as claim } from "./store/runs.ts";
 import { currentSteps } from "./store/steps.ts";
 import { invalid, requireName, requireRange } from "./validation.ts";
 
-export const MAX_CLAIM = 1000;
+export const MAX_CLAIM = 10_000;
 export const DEFAULT_LEASE_MS = 30_000;
 
 export async function claimRuns(j: JournalContext, req: ClaimRunsRequest): Promise<ClaimRunsResponse> {

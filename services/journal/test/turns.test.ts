@@ -76,7 +76,7 @@ describe("claim", () => {
   test("validates owner, max_runs and lease_ms", async () => {
     await expectConnectError(h.internal.claimRuns({ owner: "", maxRuns: 1 }), Code.InvalidArgument, "owner");
     await expectConnectError(h.internal.claimRuns({ owner: "c", maxRuns: 0 }), Code.InvalidArgument, "max_runs");
-    await expectConnectError(h.internal.claimRuns({ owner: "c", maxRuns: 5000 }), Code.InvalidArgument, "max_runs");
+    await expectConnectError(h.internal.claimRuns({ owner: "c", maxRuns: 20_000 }), Code.InvalidArgument, "max_runs");
     await expectConnectError(
       h.internal.claimRuns({ owner: "c", maxRuns: 1, leaseMs: 1 }),
       Code.InvalidArgument,
