@@ -1,6 +1,7 @@
 // Admission control for fetching: shard consumers reserve room before each pull, so the tasks
 // held (running, or waiting for their result to be flushed) stay within the concurrency limit,
-// and no pull starts while held task bytes or the heap are over their limits.
+// and no pull starts while held task bytes or the heap are over their limits. Waiting pulls are
+// served in arrival order, so a busy shard cannot starve the others.
 import { getHeapStatistics } from "node:v8";
 import type { HeldTasks } from "./held-tasks.ts";
 
@@ -12,54 +13,65 @@ export interface BackpressureLimits {
 
 export type PauseReason = "concurrency" | "bytes" | "heap";
 
+interface Waiter {
+  want: number;
+  resolve(granted: number): void;
+  paused: boolean;
+}
+
 export class Backpressure {
   private reserved = 0;
+  private readonly queue: Waiter[] = [];
   private readonly held: HeldTasks;
   private readonly limits: BackpressureLimits;
   private readonly heapUsed: () => number;
   /** How often each reason paused a pull (for metrics and tests). */
   readonly pauses: Record<PauseReason, number> = { concurrency: 0, bytes: 0, heap: 0 };
 
-  private readonly waiters = new Set<() => void>();
-
   constructor(held: HeldTasks, limits: BackpressureLimits, heapUsed = () => getHeapStatistics().used_heap_size) {
     this.held = held;
     this.limits = limits;
     this.heapUsed = heapUsed;
-    held.onRemove(() => this.wake());
+    held.onRemove(() => this.pump());
   }
 
   /** Why a pull may not start now, or undefined when it may. */
   blocked(): PauseReason | undefined {
-    const { concurrency, maxInflightBytes, maxHeapBytes } = this.limits;
-    if (this.held.count + this.reserved >= concurrency) return "concurrency";
-    // With nothing held, memory cannot be freed by waiting: always let work in so we make progress.
-    if (this.held.count === 0) return undefined;
-    if (this.held.bytes >= maxInflightBytes) return "bytes";
-    if (this.heapUsed() >= maxHeapBytes) return "heap";
+    if (this.held.count + this.reserved >= this.limits.concurrency) return "concurrency";
+    const memory = this.memoryPressure();
+    // With nothing held, waiting cannot free memory: let one task in at a time so we make progress.
+    if (memory !== undefined && (this.held.count > 0 || this.reserved > 0)) return memory;
     return undefined;
   }
 
   /**
-   * Waits until a pull may start and reserves room for up to `want` tasks; returns the number
-   * reserved (at least 1), or 0 if `signal` aborted first.
+   * Waits until a pull may start and reserves room for up to `want` tasks; resolves with the
+   * number reserved (at least 1), or 0 if `signal` aborted first.
    */
-  async reserve(want: number, signal: AbortSignal): Promise<number> {
-    for (;;) {
-      if (signal.aborted) return 0;
-      const reason = this.blocked();
-      if (reason === undefined) {
-        const room = this.limits.concurrency - this.held.count - this.reserved;
-        const granted = Math.max(1, Math.min(want, room));
-        this.reserved += granted;
-        return granted;
-      }
-      this.pauses[reason]++;
-      await this.nextChange(signal);
-    }
+  reserve(want: number, signal: AbortSignal): Promise<number> {
+    if (signal.aborted) return Promise.resolve(0);
+    return new Promise((resolve) => {
+      const waiter: Waiter = {
+        want,
+        paused: false,
+        resolve: (granted) => {
+          signal.removeEventListener("abort", onAbort);
+          resolve(granted);
+        },
+      };
+      const onAbort = () => {
+        const i = this.queue.indexOf(waiter);
+        if (i >= 0) this.queue.splice(i, 1);
+        resolve(0);
+        this.pump();
+      };
+      signal.addEventListener("abort", onAbort, { once: true });
+      this.queue.push(waiter);
+      this.pump();
+    });
   }
 
-  /** A reserved slot was filled by a received message (held from now on) or given back. */
+  /** A reserved slot was filled by a received message (held from now on). */
   consume(n = 1): void {
     this.reserved = Math.max(0, this.reserved - n);
   }
@@ -68,24 +80,30 @@ export class Backpressure {
   unreserve(n: number): void {
     if (n <= 0) return;
     this.reserved = Math.max(0, this.reserved - n);
-    this.wake();
+    this.pump();
   }
 
-  private wake(): void {
-    const waiters = [...this.waiters];
-    this.waiters.clear();
-    for (const w of waiters) w();
+  private pump(): void {
+    for (;;) {
+      const head = this.queue[0];
+      if (!head) return;
+      const reason = this.blocked();
+      if (reason !== undefined) {
+        if (!head.paused) this.pauses[reason]++;
+        head.paused = true;
+        return;
+      }
+      this.queue.shift();
+      const room = this.memoryPressure() ? 1 : this.limits.concurrency - this.held.count - this.reserved;
+      const granted = Math.max(1, Math.min(head.want, room));
+      this.reserved += granted;
+      head.resolve(granted);
+    }
   }
 
-  private nextChange(signal: AbortSignal): Promise<void> {
-    return new Promise((resolve) => {
-      const done = () => {
-        this.waiters.delete(done);
-        signal.removeEventListener("abort", done);
-        resolve();
-      };
-      this.waiters.add(done);
-      signal.addEventListener("abort", done, { once: true });
-    });
+  private memoryPressure(): PauseReason | undefined {
+    if (this.held.bytes >= this.limits.maxInflightBytes) return "bytes";
+    if (this.heapUsed() >= this.limits.maxHeapBytes) return "heap";
+    return undefined;
   }
 }

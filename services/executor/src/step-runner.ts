@@ -128,7 +128,8 @@ export class StepRunner {
       }
       // The hook reacts to the outcome; it retries like a mutation (the default policy).
       return {
-        name: task.stepName || `${task.workflowName}.onComplete`,
+        // The journal names every hook step "onComplete": pause (rate limits) per workflow instead.
+        name: `${task.workflowName}.onComplete`,
         handler: (args, ctx) => hook(args as never, ctx),
         retry: DEFAULT_RETRY_POLICY,
         timeoutMs: undefined,

@@ -272,6 +272,31 @@ describe("backpressure", () => {
     await journal.waitForResults(8);
   });
 
+  test("pulling pauses while the heap is over its maximum, one task at a time still gets through", async () => {
+    let running = 0;
+    let maxRunning = 0;
+    const step = defineStep({
+      name: "heavy",
+      kind: "query",
+      handler: async () => {
+        running++;
+        maxRunning = Math.max(maxRunning, running);
+        await new Promise((r) => setTimeout(r, 30));
+        running--;
+      },
+    });
+    // Any heap is over 1 byte: only the progress rule lets tasks in.
+    const executor = await start(appOf([step]), { maxHeapBytes: 1 });
+    await publishTasks(
+      nc,
+      prefix,
+      Array.from({ length: 6 }, (_, i) => makeTask({ stepName: "heavy", shard: i % 2 })),
+    );
+    await journal.waitForResults(6);
+    expect(maxRunning).toBe(1);
+    expect(executor.stats.backpressurePauses.heap).toBeGreaterThan(0);
+  });
+
   test("pulling pauses at the concurrency limit", async () => {
     let running = 0;
     let maxRunning = 0;
@@ -317,13 +342,39 @@ describe("drain", () => {
     await first.stop();
     const afterFirst = journal.recorded.size;
     expect(afterFirst).toBeLessThan(60);
-    // Nothing the first executor took is left dangling: recorded+acked, or given back.
-    for (const shard of [0, 1]) expect((await consumerState(nc, prefix, shard)).ackPending).toBe(0);
+    // Nothing the first executor took is left dangling: recorded and acked, or given back (nak),
+    // so the next executor gets everything well before ack_wait (30 s) would redeliver it.
     await start(app);
     await journal.waitForResults(60);
     for (const t of tasks) expect(resultOf(t.stepId)).toMatchObject({ ok: true, value: t.stepId });
     // Every step ran exactly once: the drain finished what it had started.
     expect([...seen.values()].every((n) => n === 1)).toBe(true);
+  });
+
+  test("at the drain deadline running steps are aborted and their tasks given back", async () => {
+    const calls: number[] = [];
+    const stuck = defineStep({
+      name: "stuck",
+      kind: "query",
+      handler: (_: null, ctx) =>
+        new Promise((resolve) => {
+          calls.push(ctx.attempt);
+          // The first executor's run never ends by itself; the second one's does.
+          if (calls.length > 1) resolve("second");
+        }),
+    });
+    const first = await start(appOf([stuck]), { drainTimeoutMs: 200 });
+    const task = makeTask({ stepName: "stuck" });
+    await publishTasks(nc, prefix, [task]);
+    await expect.poll(() => calls.length).toBe(1);
+    const stoppedAt = Date.now();
+    await first.stop();
+    expect(Date.now() - stoppedAt).toBeLessThan(5_000);
+    expect(first.stats.dispatcher.abandoned).toBe(1);
+    expect(journal.recorded.size).toBe(0);
+    await start(appOf([stuck]));
+    await journal.waitForResults(1);
+    expect(resultOf(task.stepId)).toMatchObject({ ok: true, value: "second" });
   });
 
   test("a result whose RecordResultBatch keeps failing is not acked: stop() gives the task back", async () => {
