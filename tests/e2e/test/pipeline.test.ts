@@ -16,7 +16,7 @@ afterAll(async () => {
 describe("the pipeline", () => {
   it("runs 500 concurrent workflows to the right results, each step once", async () => {
     const n = 500;
-    const inputs = Array.from({ length: n }, (_, id) => ({ id, text: `run ${id} of the pipeline test`, stepMs: 20 }));
+    const inputs = Array.from({ length: n }, (_, id) => ({ id, text: `run ${id} of the pipeline test`, stepMs: { extract: 5, analyzeA: 250, analyzeB: 250, summarize: 5 } }));
     const runs = await Promise.all(inputs.map((input) => h.start("loggedPipeline", input)));
     const finished = await Promise.all(runs.map((run) => h.finished(run.id, 120_000)));
 
@@ -39,6 +39,14 @@ describe("the pipeline", () => {
     for (const e of effects) perStep.set(e.stepId, (perStep.get(e.stepId) ?? 0) + 1);
     expect(perStep.size).toBe(n * 4);
     expect([...perStep.values()].every((count) => count === 1)).toBe(true);
+
+    // Both analyze steps were journaled by the same turn (one commit), before either finished.
+    const turns = await h.sql<{ same: boolean }>(
+      `SELECT a.created_at = b.created_at AS same
+         FROM steps a JOIN steps b ON a.run_id = b.run_id AND a.seq = 2 AND b.seq = 3`,
+    );
+    expect(turns).toHaveLength(n);
+    expect(turns.every((t) => t.same)).toBe(true);
 
     const [row] = await h.sql<{ steps: string; attempts: string }>(
       "SELECT count(*) AS steps, sum(attempt) AS attempts FROM steps WHERE kind <> 'on_complete'",
