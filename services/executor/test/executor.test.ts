@@ -422,6 +422,34 @@ describe("keep-alive and leases", () => {
     expect(journal.recorded.size).toBe(0);
   });
 
+  test("working() keeps a long task from being redelivered to another executor", async () => {
+    // A fresh prefix whose consumer redelivers after 1 s without working().
+    const jsm = await jetstreamManager(nc);
+    await jsm.streams.delete(taskStream(prefix));
+    await createTaskStream(nc, prefix, 2, 1_000);
+    const runs: string[] = [];
+    const makeApp = (executor: string) =>
+      appOf([
+        defineStep({
+          name: "long",
+          kind: "query",
+          handler: async () => {
+            runs.push(executor);
+            await new Promise((r) => setTimeout(r, 2_500));
+            return executor;
+          },
+        }),
+      ]);
+    await start(makeApp("a"), { executorId: "a", keepAliveMs: 300 });
+    await start(makeApp("b"), { executorId: "b", keepAliveMs: 300 });
+    const task = makeTask({ stepName: "long" });
+    await publishTasks(nc, prefix, [task]);
+    await journal.waitForResults(1);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(runs).toHaveLength(1);
+    expect(journal.deliveries.get(task.stepId)).toBe(1);
+  });
+
   test("follows the shard leases: a lost shard is no longer pulled, a gained one is", async () => {
     const step = defineStep({ name: "s", kind: "query", handler: () => 1 });
     let shards = [0, 1];

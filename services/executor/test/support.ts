@@ -21,7 +21,12 @@ import { createJournalClient } from "../src/journal-client.ts";
 export const testLogger = () => createLogger("executor-test", process.env.WEFT_TEST_LOG_LEVEL ?? "silent");
 
 /** Creates the prefix's task stream and shard consumers the way the journal does. */
-export async function createTaskStream(nc: NatsConnection, prefix: string, shards: number): Promise<void> {
+export async function createTaskStream(
+  nc: NatsConnection,
+  prefix: string,
+  shards: number,
+  ackWaitMs = 30_000,
+): Promise<void> {
   const jsm = await jetstreamManager(nc);
   await jsm.streams.add({
     name: taskStream(prefix),
@@ -35,7 +40,7 @@ export async function createTaskStream(nc: NatsConnection, prefix: string, shard
       durable_name: shardConsumer(prefix, shard),
       filter_subject: taskSubject(prefix, shard),
       ack_policy: AckPolicy.Explicit,
-      ack_wait: 30_000_000_000,
+      ack_wait: ackWaitMs * 1_000_000,
       max_deliver: -1,
     });
   }
