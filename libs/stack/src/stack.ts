@@ -31,8 +31,8 @@ export interface Stack {
   journal: ServiceProcess;
   readonly coordinators: ServiceProcess[];
   readonly executors: ServiceProcess[];
-  /** Starts one more process of a kind (or a replacement after a kill). */
-  add(kind: "coordinator" | "executor"): Promise<ServiceProcess>;
+  /** Starts one more process of a kind (or a replacement after a kill), with extra environment. */
+  add(kind: "coordinator" | "executor", env?: Record<string, string>): Promise<ServiceProcess>;
   /** Stops the journal (SIGTERM, or kills it with `signal`) and starts it again on the same port. */
   restartJournal(signal?: NodeJS.Signals): Promise<ServiceProcess>;
   all(): ServiceProcess[];
@@ -70,8 +70,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   });
   const coordinators: ServiceProcess[] = [];
   const executors: ServiceProcess[] = [];
-  const add = async (kind: "coordinator" | "executor") => {
-    const proc = await launch(kind, workerEnv(kind));
+  const add = async (kind: "coordinator" | "executor", env: Record<string, string> = {}) => {
+    const proc = await launch(kind, { ...workerEnv(kind), ...env });
     (kind === "coordinator" ? coordinators : executors).push(proc);
     return proc;
   };

@@ -4,7 +4,7 @@
 import { type ClaimedRun, type Turn, TurnStatus } from "@weft/contracts";
 import type { Logger, Loop } from "@weft/runtime";
 import type { App } from "@weft/sdk";
-import { replayTurn } from "@weft/sdk/workflow";
+import { ExecutionCache } from "@weft/sdk/workflow";
 import { context, contextFromTraceparent, currentTraceparent, type Link, SpanStatusCode, trace } from "@weft/telemetry";
 import type { JournalClient } from "./journal-client.ts";
 import type { CoordinatorMetrics } from "./metrics.ts";
@@ -26,15 +26,20 @@ export interface ClaimLoopOptions {
   workers: number;
   /** Determinism test mode: replay every turn twice from scratch and compare. */
   alwaysReplay: boolean;
+  /** Live executions kept between turns (runs stay with their coordinator while it holds them). */
+  cachedRuns: number;
 }
 
 export class ClaimLoop implements Loop {
   private readonly options: ClaimLoopOptions;
   private stopped = false;
   private running: Promise<void>[] = [];
+  /** Hot runs' live executions: a turn feeds only new outcomes instead of replaying from scratch. */
+  readonly executions: ExecutionCache;
 
   constructor(options: ClaimLoopOptions) {
     this.options = options;
+    this.executions = new ExecutionCache(options.app, { maxRuns: options.cachedRuns });
   }
 
   start(): void {
@@ -107,6 +112,7 @@ export class ClaimLoop implements Loop {
     for (const result of committed.results) {
       const status = TurnStatus[result.status]?.toLowerCase() ?? "unknown";
       metrics.turns.inc({ status });
+      if (result.status !== TurnStatus.COMMITTED) this.executions.evict(result.runId);
       if (result.status === TurnStatus.FENCED) {
         logger.warn({ runId: result.runId }, "turn fenced: the lease expired and the run moved on");
       }
@@ -128,7 +134,7 @@ export class ClaimLoop implements Loop {
     const stopTimer = this.options.metrics.replaySeconds.startTimer();
     try {
       const outcome = await context.with(ctx, () =>
-        replayTurn(this.options.app, { ...replayInput(claimed), alwaysReplay: this.options.alwaysReplay }),
+        this.executions.turn({ ...replayInput(claimed), alwaysReplay: this.options.alwaysReplay }),
       );
       span.setAttribute("weft.turn.new_steps", outcome.newSteps.length);
       if (outcome.completion)
@@ -138,6 +144,7 @@ export class ClaimLoop implements Loop {
       // An engine fault (not a workflow error, which becomes the run's failure): leave the lease
       // to expire so that the run is retried, rather than failing it for a bug of ours.
       this.options.metrics.turns.inc({ status: "replay_crashed" });
+      if (run) this.executions.evict(run.id);
       span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
       this.options.logger.error({ err, runId: run?.id }, "replay crashed; the run will be retried");
       return undefined;

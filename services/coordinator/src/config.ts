@@ -15,6 +15,7 @@ export const coordinatorEnv = {
   WEFT_SAFETY_POLL_MS: envInt(50, 60_000, 1_000),
   WEFT_MAX_CONCURRENT_TURNS: envInt(1, 64, 2),
   WEFT_ALWAYS_REPLAY: envBool(false),
+  WEFT_CACHED_RUNS: envInt(0, 10_000_000, 50_000),
 };
 
 export type CoordinatorConfig = ReturnType<typeof parseCoordinatorConfig>;

@@ -70,6 +70,7 @@ export async function startCoordinator(options: {
     safetyPollMs: config.WEFT_SAFETY_POLL_MS,
     workers: config.WEFT_MAX_CONCURRENT_TURNS,
     alwaysReplay: config.WEFT_ALWAYS_REPLAY,
+    cachedRuns: config.WEFT_CACHED_RUNS,
   });
   loop.start();
   server.health.setServing(true);

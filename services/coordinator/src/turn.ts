@@ -110,6 +110,10 @@ export function turnOf(claimed: ClaimedRun, outcome: TurnOutcome, traceparent = 
                 name: outcome.completion.failure.name,
                 message: outcome.completion.failure.message,
                 stack: outcome.completion.failure.stack ?? "",
+                details:
+                  outcome.completion.failure.details === undefined
+                    ? new Uint8Array(0)
+                    : encodePayload(outcome.completion.failure.details),
               }),
             },
           });

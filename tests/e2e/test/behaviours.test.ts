@@ -158,11 +158,20 @@ describe("control", () => {
     expect(rows).toHaveLength(1);
   });
 
-  it("fails a run whose code no longer matches its journal, naming both steps", async () => {
-    const run = await h.finished((await h.start("nondeterministic", null)).id);
-    expect(run.status).toBe(RunStatus.FAILED);
-    expect(run.error?.name).toBe("NonDeterminismError");
-    expect(run.error?.message).toMatch(/echo/);
-    expect(run.error?.message).toMatch(/wait/);
+  it("fails a run whose code changed under it, naming both steps", async () => {
+    const run = await h.start("changing", 1500);
+    for (let i = 0; i < 100; i++) {
+      if (h.sideEffects().some((e) => e.runId === run.id && e.name === "wait")) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    // Deploy a coordinator whose workflow code calls a different first step.
+    const old = h.stack.coordinators.splice(0, 1)[0]!;
+    await old.stop();
+    h.stack.coordinators.push(await h.stack.add("coordinator", { WEFT_E2E_VARIANT: "b" }));
+    const done = await h.finished(run.id);
+    expect(done.status).toBe(RunStatus.FAILED);
+    expect(done.error?.name).toBe("NonDeterminismError");
+    expect(done.error?.message).toMatch(/"echo"/);
+    expect(done.error?.message).toMatch(/"wait"/);
   });
 });

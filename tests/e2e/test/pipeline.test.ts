@@ -16,7 +16,11 @@ afterAll(async () => {
 describe("the pipeline", () => {
   it("runs 500 concurrent workflows to the right results, each step once", async () => {
     const n = 500;
-    const inputs = Array.from({ length: n }, (_, id) => ({ id, text: `run ${id} of the pipeline test`, stepMs: { extract: 5, analyzeA: 250, analyzeB: 250, summarize: 5 } }));
+    const inputs = Array.from({ length: n }, (_, id) => ({
+      id,
+      text: `run ${id} of the pipeline test`,
+      stepMs: { extract: 5, analyzeA: 250, analyzeB: 250, summarize: 5 },
+    }));
     const runs = await Promise.all(inputs.map((input) => h.start("loggedPipeline", input)));
     const finished = await Promise.all(runs.map((run) => h.finished(run.id, 120_000)));
 
