@@ -142,9 +142,23 @@ export async function startExecutor(options: StartExecutorOptions): Promise<Runn
     },
   });
 
-  const server = await startServer({ port: config.port, routes: () => {}, services: [] });
-  await leases.start();
-  await Promise.all([...starting]);
+  let server: Awaited<ReturnType<typeof startServer>>;
+  try {
+    server = await startServer({ port: config.port, routes: () => {}, services: [] });
+    try {
+      await leases.start();
+      await Promise.all([...starting]);
+    } catch (err) {
+      await server.close(100);
+      throw err;
+    }
+  } catch (err) {
+    // Leave nothing running behind a failed start (embedding processes and tests stay alive).
+    held.stop();
+    await rateLimits.stop();
+    await nc.close();
+    throw err;
+  }
   server.health.setServing(true);
   logger.info({ shards: leases.shards, shardCount: leases.shardCount }, "executor started");
 
