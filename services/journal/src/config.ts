@@ -11,6 +11,8 @@ export const journalEnv = {
   WEFT_DISPATCH_TIMEOUT_MS: envInt(100, 24 * 3600 * 1000, 60_000),
   WEFT_PAGE_SIZE_MAX: envInt(1, 100_000, 1000),
   WEFT_DB_POOL_SIZE: envInt(1, 1000, 10),
+  WEFT_TASK_ACK_WAIT_MS: envInt(1_000, 3_600_000, 30_000),
+  WEFT_STREAM_REPLICAS: envInt(1, 5, 1),
 };
 
 export interface JournalConfig {
@@ -25,6 +27,10 @@ export interface JournalConfig {
   dispatchTimeoutMs: number;
   pageSizeMax: number;
   dbPoolSize: number;
+  /** JetStream ack_wait of the shard consumers: an unacked task is redelivered after it. */
+  taskAckWaitMs?: number;
+  /** Replicas of the task stream (3 on a JetStream cluster). */
+  streamReplicas?: number;
 }
 
 export function journalConfigFromEnv(env: Record<string, string | undefined> = process.env): JournalConfig {
@@ -40,5 +46,7 @@ export function journalConfigFromEnv(env: Record<string, string | undefined> = p
     dispatchTimeoutMs: e.WEFT_DISPATCH_TIMEOUT_MS,
     pageSizeMax: e.WEFT_PAGE_SIZE_MAX,
     dbPoolSize: e.WEFT_DB_POOL_SIZE,
+    taskAckWaitMs: e.WEFT_TASK_ACK_WAIT_MS,
+    streamReplicas: e.WEFT_STREAM_REPLICAS,
   };
 }

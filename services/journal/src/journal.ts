@@ -59,7 +59,10 @@ export async function startJournal(config: JournalConfig, options: JournalOption
     await ensureShards(db, config.shards);
     const nc = await connectNats(config.natsUrl, "weft-journal");
     cleanup.push({ name: "nats", run: () => nc.drain() });
-    await ensureTaskStream(await jetstreamManager(nc), config.prefix, config.shards);
+    await ensureTaskStream(await jetstreamManager(nc), config.prefix, config.shards, {
+      ackWaitMs: config.taskAckWaitMs,
+      replicas: config.streamReplicas,
+    });
 
     let timers: Timers | undefined;
     const j: JournalContext = {

@@ -3,12 +3,23 @@ import { AckPolicy, type JetStreamManager, RetentionPolicy, StorageType } from "
 import { nanos } from "@nats-io/transport-node";
 import { shardConsumer, taskStream, taskSubject } from "@weft/runtime";
 
-export async function ensureTaskStream(jsm: JetStreamManager, prefix: string, shards: number): Promise<void> {
+export interface TaskStreamOptions {
+  ackWaitMs?: number;
+  replicas?: number;
+}
+
+export async function ensureTaskStream(
+  jsm: JetStreamManager,
+  prefix: string,
+  shards: number,
+  options: TaskStreamOptions = {},
+): Promise<void> {
   const name = taskStream(prefix);
   const config = {
     name,
     subjects: [`${prefix}.tasks.*`],
     storage: StorageType.File,
+    num_replicas: options.replicas ?? 1,
     retention: RetentionPolicy.Workqueue,
     duplicate_window: nanos(120_000),
   };
@@ -32,7 +43,7 @@ export async function ensureTaskStream(jsm: JetStreamManager, prefix: string, sh
           durable_name: durable,
           filter_subject: taskSubject(prefix, shard),
           ack_policy: AckPolicy.Explicit,
-          ack_wait: nanos(30_000),
+          ack_wait: nanos(options.ackWaitMs ?? 30_000),
           max_deliver: -1,
           max_ack_pending: 20_000,
         })
