@@ -101,7 +101,7 @@ export async function startExecutor(options: StartExecutorOptions): Promise<Runn
   let draining = false;
   const startShard = async (shard: number) => {
     try {
-      await ensureShardConsumer(nc, config.prefix, shard);
+      held.fitAckWait(await ensureShardConsumer(nc, config.prefix, shard));
     } catch (err) {
       logger.warn({ err, shard }, "could not ensure the shard's consumer; pulling anyway");
     }

@@ -37,10 +37,12 @@ export class HeldTasks {
   private readonly removeListeners: (() => void)[] = [];
   private timer: NodeJS.Timeout | undefined;
   private heartbeating = false;
+  private keepAliveMs: number;
   private readonly options: HeldTasksOptions;
 
   constructor(options: HeldTasksOptions) {
     this.options = options;
+    this.keepAliveMs = options.keepAliveMs;
   }
 
   get count(): number {
@@ -110,9 +112,22 @@ export class HeldTasks {
   }
 
   start(): void {
-    const period = Math.max(50, Math.floor(this.options.keepAliveMs / 2));
+    clearInterval(this.timer);
+    const period = Math.max(50, Math.floor(this.keepAliveMs / 2));
     this.timer = setInterval(() => this.sweep(), period);
     this.timer.unref();
+  }
+
+  /**
+   * A consumer's ack_wait is shorter than the keep-alive assumes: keep tasks alive at a third of
+   * it (a sweep every half keep-alive calls `working()` at most ~1.5 keep-alives apart).
+   */
+  fitAckWait(ackWaitMs: number): void {
+    const fitted = Math.max(100, Math.floor(ackWaitMs / 3));
+    if (fitted >= this.keepAliveMs) return;
+    this.options.logger.info({ ackWaitMs, keepAliveMs: fitted }, "keep-alive shortened to the consumer's ack_wait");
+    this.keepAliveMs = fitted;
+    if (this.timer) this.start();
   }
 
   stop(): void {
@@ -122,7 +137,7 @@ export class HeldTasks {
 
   /** One keep-alive pass; public for tests. */
   sweep(now = Date.now()): void {
-    const { keepAliveMs } = this.options;
+    const { keepAliveMs } = this;
     const old: HeldTask[] = [];
     for (const held of this.tasks) {
       if (now - held.lastWorkingAt >= keepAliveMs) {

@@ -22,25 +22,30 @@ export interface ShardConsumerOptions {
   deliver(msg: JsMsg): void;
 }
 
-const ACK_WAIT_NS = 30_000_000_000;
+const DEFAULT_ACK_WAIT_MS = 30_000;
 
-/** Creates the shard's durable consumer if the journal has not yet (same settings as the journal). */
-export async function ensureShardConsumer(nc: NatsConnection, prefix: string, shard: number): Promise<void> {
+/**
+ * Creates the shard's durable consumer if the journal has not yet (same settings as the journal),
+ * and returns its ack_wait in ms: the keep-alive must call `working()` well within it.
+ */
+export async function ensureShardConsumer(nc: NatsConnection, prefix: string, shard: number): Promise<number> {
   const jsm = await jetstreamManager(nc);
   const name = shardConsumer(prefix, shard);
   try {
-    await jsm.consumers.info(taskStream(prefix), name);
-    return;
+    const info = await jsm.consumers.info(taskStream(prefix), name);
+    return Math.floor((info.config.ack_wait ?? DEFAULT_ACK_WAIT_MS * 1e6) / 1e6);
   } catch (err) {
     if (!/consumer not found/i.test((err as Error).message)) throw err;
   }
-  await jsm.consumers.add(taskStream(prefix), {
+  const info = await jsm.consumers.add(taskStream(prefix), {
     durable_name: name,
     filter_subject: taskSubject(prefix, shard),
     ack_policy: AckPolicy.Explicit,
-    ack_wait: ACK_WAIT_NS,
+    ack_wait: DEFAULT_ACK_WAIT_MS * 1_000_000,
     max_deliver: -1,
+    max_ack_pending: 20_000,
   });
+  return Math.floor((info.config.ack_wait ?? DEFAULT_ACK_WAIT_MS * 1e6) / 1e6);
 }
 
 export class ShardConsumer {

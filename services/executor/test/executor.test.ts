@@ -422,7 +422,7 @@ describe("keep-alive and leases", () => {
     expect(journal.recorded.size).toBe(0);
   });
 
-  test("working() keeps a long task from being redelivered to another executor", async () => {
+  test("working(), fitted to the consumer's ack_wait, keeps a long task from being redelivered", async () => {
     // A fresh prefix whose consumer redelivers after 1 s without working().
     const jsm = await jetstreamManager(nc);
     await jsm.streams.delete(taskStream(prefix));
@@ -440,8 +440,9 @@ describe("keep-alive and leases", () => {
           },
         }),
       ]);
-    await start(makeApp("a"), { executorId: "a", keepAliveMs: 300 });
-    await start(makeApp("b"), { executorId: "b", keepAliveMs: 300 });
+    // No keep-alive setting: the executor fits it to the consumer's ack_wait.
+    await start(makeApp("a"), { executorId: "a" });
+    await start(makeApp("b"), { executorId: "b" });
     const task = makeTask({ stepName: "long" });
     await publishTasks(nc, prefix, [task]);
     await journal.waitForResults(1);
