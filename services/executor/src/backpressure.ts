@@ -1,17 +1,21 @@
-// Admission control for fetching: shard consumers reserve room before each pull, so the tasks
-// held (running, or waiting for their result to be flushed) stay within the concurrency limit,
-// and no pull starts while held task bytes or the heap are over their limits. Waiting pulls are
-// served in arrival order, so a busy shard cannot starve the others.
+// Admission control for fetching: shard consumers reserve room before each pull, so running
+// handlers stay within the concurrency limit, tasks held unacked (running, or waiting for their
+// result to be flushed) within a multiple of it, and no pull starts while held task bytes or the
+// heap are over their limits. Waiting pulls are served in arrival order, so a busy shard cannot
+// starve the others.
 import { getHeapStatistics } from "node:v8";
 import type { HeldTasks } from "./held-tasks.ts";
 
 export interface BackpressureLimits {
+  /** Most handlers running at once. */
   concurrency: number;
+  /** Most tasks held unacked (running or awaiting their flush). */
+  maxHeld: number;
   maxInflightBytes: number;
   maxHeapBytes: number;
 }
 
-export type PauseReason = "concurrency" | "bytes" | "heap";
+export type PauseReason = "concurrency" | "held" | "bytes" | "heap";
 
 interface Waiter {
   want: number;
@@ -26,18 +30,31 @@ export class Backpressure {
   private readonly limits: BackpressureLimits;
   private readonly heapUsed: () => number;
   /** How often each reason paused a pull (for metrics and tests). */
-  readonly pauses: Record<PauseReason, number> = { concurrency: 0, bytes: 0, heap: 0 };
+  readonly pauses: Record<PauseReason, number> = { concurrency: 0, held: 0, bytes: 0, heap: 0 };
+  private readonly running: () => number;
 
-  constructor(held: HeldTasks, limits: BackpressureLimits, heapUsed = () => getHeapStatistics().used_heap_size) {
+  /** `running`: handlers running now; call `handlerFinished()` whenever one ends. */
+  constructor(
+    held: HeldTasks,
+    running: () => number,
+    limits: BackpressureLimits,
+    heapUsed = () => getHeapStatistics().used_heap_size,
+  ) {
     this.held = held;
+    this.running = running;
     this.limits = limits;
     this.heapUsed = heapUsed;
     held.onRemove(() => this.pump());
   }
 
+  handlerFinished(): void {
+    this.pump();
+  }
+
   /** Why a pull may not start now, or undefined when it may. */
   blocked(): PauseReason | undefined {
-    if (this.held.count + this.reserved >= this.limits.concurrency) return "concurrency";
+    if (this.running() + this.reserved >= this.limits.concurrency) return "concurrency";
+    if (this.held.count + this.reserved >= this.limits.maxHeld) return "held";
     const memory = this.memoryPressure();
     // With nothing held, waiting cannot free memory: let one task in at a time so we make progress.
     if (memory !== undefined && (this.held.count > 0 || this.reserved > 0)) return memory;
@@ -94,7 +111,12 @@ export class Backpressure {
         return;
       }
       this.queue.shift();
-      const room = this.memoryPressure() ? 1 : this.limits.concurrency - this.held.count - this.reserved;
+      const room = this.memoryPressure()
+        ? 1
+        : Math.min(
+            this.limits.concurrency - this.running() - this.reserved,
+            this.limits.maxHeld - this.held.count - this.reserved,
+          );
       const granted = Math.max(1, Math.min(head.want, room));
       this.reserved += granted;
       head.resolve(granted);

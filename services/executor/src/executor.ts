@@ -44,6 +44,9 @@ export interface ExecutorStats {
   held(): number;
 }
 
+/** Tasks held (running or awaiting their flush) per concurrency slot. */
+const HELD_PER_SLOT = 4;
+
 const KIND: Record<StepKind, ProtoStepKind> = {
   query: ProtoStepKind.QUERY,
   mutation: ProtoStepKind.MUTATION,
@@ -74,11 +77,6 @@ export async function startExecutor(options: StartExecutorOptions): Promise<Runn
       (await journal.heartbeatSteps({ executorId: config.executorId, stepIds })).finishedStepIds,
   });
   held.start();
-  const backpressure = new Backpressure(held, {
-    concurrency: config.concurrency,
-    maxInflightBytes: config.maxInflightBytes,
-    maxHeapBytes: config.maxHeapBytes,
-  });
   const flusher = new ResultFlusher({
     maxResults: config.flushMaxResults,
     maxBytes: config.flushMaxBytes,
@@ -93,7 +91,20 @@ export async function startExecutor(options: StartExecutorOptions): Promise<Runn
     },
   });
   const runner = new StepRunner({ app, rateLimits, logger });
-  const dispatcher = new TaskDispatcher({ held, runner, flusher, logger });
+  const tasks = new TaskDispatcher({
+    held,
+    runner,
+    flusher,
+    logger,
+    onHandlerDone: () => backpressure.handlerFinished(),
+  });
+  const backpressure = new Backpressure(held, () => tasks.active, {
+    concurrency: config.concurrency,
+    // Results waiting for a slow journal keep their tasks held; bound those too.
+    maxHeld: config.concurrency * HELD_PER_SLOT,
+    maxInflightBytes: config.maxInflightBytes,
+    maxHeapBytes: config.maxHeapBytes,
+  });
 
   const consumers = new Map<number, ShardConsumer>();
   const stopping = new Set<Promise<void>>();
@@ -112,10 +123,9 @@ export async function startExecutor(options: StartExecutorOptions): Promise<Runn
       js,
       backpressure,
       fetchBatch: config.fetchBatch,
-      shareOf: () => Math.ceil(config.concurrency / Math.max(1, consumers.size)),
       fetchExpiresMs: config.fetchExpiresMs,
       logger,
-      deliver: (msg) => dispatcher.deliver(msg),
+      deliver: (msg) => tasks.deliver(msg),
     });
     consumers.set(shard, consumer);
     consumer.start();
@@ -182,10 +192,10 @@ export async function startExecutor(options: StartExecutorOptions): Promise<Runn
     });
     await step("finish running steps", async () => {
       const timer = sleep(left(), "deadline" as const, { ref: false });
-      if ((await Promise.race([dispatcher.idle(), timer])) === "deadline") {
-        logger.warn({ running: dispatcher.active }, "drain deadline: aborting running steps (redelivered)");
+      if ((await Promise.race([tasks.idle(), timer])) === "deadline") {
+        logger.warn({ running: tasks.active }, "drain deadline: aborting running steps (redelivered)");
         held.abortAll(DRAIN_DEADLINE);
-        await dispatcher.idle();
+        await tasks.idle();
       }
     });
     await step("flush results", async () => {
@@ -211,7 +221,7 @@ export async function startExecutor(options: StartExecutorOptions): Promise<Runn
     executorId: config.executorId,
     shards: () => [...consumers.keys()].sort((a, b) => a - b),
     stats: {
-      dispatcher: dispatcher.stats,
+      dispatcher: tasks.stats,
       flush: flusher.stats,
       backpressurePauses: backpressure.pauses,
       held: () => held.count,

@@ -14,8 +14,6 @@ export interface ShardConsumerOptions {
   backpressure: Backpressure;
   /** Largest pull. */
   fetchBatch: number;
-  /** Each shard's fair share of the concurrency; a pull asks for at most this many. */
-  shareOf: () => number;
   fetchExpiresMs: number;
   logger: Logger;
   /** Takes ownership of a received task message (must ack or nak it eventually). */
@@ -23,6 +21,8 @@ export interface ShardConsumerOptions {
 }
 
 const DEFAULT_ACK_WAIT_MS = 30_000;
+/** Size of a pull on a quiet shard. */
+const MIN_PULL = 8;
 
 /**
  * Creates the shard's durable consumer if the journal has not yet (same settings as the journal),
@@ -78,8 +78,11 @@ export class ShardConsumer {
     const signal = this.stopping.signal;
     let consumer: Consumer | undefined;
     let failures = 0;
+    // Adaptive pull size: an open pull holds its reservation until it fills or expires, so a quiet
+    // shard asks for little (leaving room to busy shards) and a shard whose pulls fill up doubles
+    // its next pull, up to fetchBatch.
+    let want = Math.min(MIN_PULL, fetchBatch);
     while (!signal.aborted) {
-      const want = Math.max(1, Math.min(fetchBatch, this.options.shareOf()));
       const granted = await backpressure.reserve(want, signal);
       if (granted === 0) break;
       let got = 0;
@@ -97,6 +100,7 @@ export class ShardConsumer {
           this.options.deliver(msg);
         }
         failures = 0;
+        want = got >= granted ? Math.min(fetchBatch, granted * 2) : Math.min(fetchBatch, Math.max(MIN_PULL, got));
       } catch (err) {
         failures++;
         consumer = undefined;

@@ -14,6 +14,8 @@ export interface TaskDispatcherOptions {
   runner: StepRunner;
   flusher: ResultFlusher;
   logger: Logger;
+  /** Called after each handler ends (its slot is free). */
+  onHandlerDone?: () => void;
 }
 
 export class TaskDispatcher {
@@ -66,6 +68,7 @@ export class TaskDispatcher {
       )
       .finally(() => {
         this.running--;
+        this.options.onHandlerDone?.();
         if (this.running === 0) {
           const waiters = this.idleWaiters;
           this.idleWaiters = [];
