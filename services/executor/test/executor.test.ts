@@ -471,4 +471,16 @@ describe("keep-alive and leases", () => {
     shards = [0, 1];
     await journal.waitForResults(2);
   });
+
+  test("shards whose lease could not be renewed before it expired stop being pulled, and come back", async () => {
+    const step = defineStep({ name: "s", kind: "query", handler: () => 1 });
+    const executor = await start(appOf([step]), { shardLeaseMs: 1_000 });
+    expect(executor.shards()).toEqual([0, 1]);
+    journal.failLeases = true;
+    await expect.poll(() => executor.shards(), { timeout: 5_000 }).toEqual([]);
+    journal.failLeases = false;
+    await expect.poll(() => executor.shards(), { timeout: 5_000 }).toEqual([0, 1]);
+    await publishTasks(nc, prefix, [makeTask({ stepName: "s" })]);
+    await journal.waitForResults(1);
+  });
 });

@@ -103,6 +103,8 @@ export interface FakeJournal {
   /** Shards leased to an executor id (default: all `shardCount`). */
   shardsFor: (executorId: string) => number[];
   shardCount: number;
+  /** LeaseShards fails while true (the journal is unreachable for leases). */
+  failLeases: boolean;
   waitForResults(n: number, timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
 }
@@ -120,6 +122,7 @@ export async function startFakeJournal(prefix: string, shardCount = 1): Promise<
     finished: new Set(),
     shardsFor: () => [...Array(fake.shardCount).keys()],
     shardCount,
+    failLeases: false,
     waitForResults: (n, timeoutMs = 15_000) =>
       new Promise<void>((resolve, reject) => {
         const timer = setTimeout(
@@ -138,6 +141,7 @@ export async function startFakeJournal(prefix: string, shardCount = 1): Promise<
   const impl: Partial<ServiceImpl<typeof JournalService>> = {
     registerWorker: () => ({ shardCount: fake.shardCount, subjectPrefix: prefix }),
     leaseShards: (req) => {
+      if (fake.failLeases) throw new ConnectError("journal unavailable (test)", Code.Unavailable);
       const shards = req.release.length > 0 ? [] : fake.shardsFor(req.executorId);
       return {
         leases: shards.map((shard) => ({ shard, token: 1n, expiresAt: toTimestamp(Date.now() + req.leaseMs) })),
