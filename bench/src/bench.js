@@ -1,0 +1,257 @@
+// `pnpm bench`: runs pipeline workloads through a real Weft stack on this machine and reports
+// throughput, latency, per-process CPU and memory, and batch sizes (also as JSON for comparison).
+//   W0   steps return at once (orchestration cost)      W1  each step awaits 50 ms
+//   seed each step awaits its seeded 8-12 s             long sequential workflows of 4, 64, 512 steps
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { encodePayload, WorkflowService } from "@weft/contracts";
+import { startStack } from "@weft/stack";
+import { createTestEnvironment } from "@weft/testkit";
+import { SingleBar } from "cli-progress";
+import { Command, InvalidArgumentError, Option } from "commander";
+import pg from "pg";
+import { startOtlpSink } from "./otlp-sink.ts";
+import { ProcGroup, pidsOf } from "./proc-stats.ts";
+import { scrapeHistograms } from "./prometheus.ts";
+import { criticalPathMs, seededDurations } from "./seeded.ts";
+
+const int = (name, min) => (value) => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer >= ${min}`);
+  return n;
+};
+const program = new Command("weft-bench")
+  .description("Benchmark Weft on this machine with the pipeline workload.")
+  .addOption(new Option("-w, --workload <name>", "workload").choices(["W0", "W1", "seed", "long"]).default("W0"))
+  .option("-n, --workflows <n>", "pipeline workflows", int("--workflows", 1), 20_000)
+  .option("--executors <n>", "executor processes", int("--executors", 1), 1)
+  .option("--coordinators <n>", "coordinator processes", int("--coordinators", 1), 1)
+  .option("--shards <n>", "task shards", int("--shards", 1), 16)
+  .option("--submit-concurrency <n>", "StartWorkflow calls in flight", int("--submit-concurrency", 1), 256)
+  .option("--tracing", "export traces (default sampler) to a local OTLP receiver", false)
+  .option("--timeout <s>", "give up waiting after this many seconds", int("--timeout", 1), 900)
+  .option("--results <dir>", "where JSON results go", ".bench-results")
+  .option("--label <text>", "free text stored with the results", "")
+  .parse();
+const opts = program.opts();
+const out = (line = "") => process.stdout.write(`${line}\n`);
+const PAYLOAD = "x".repeat(100);
+function percentile(sorted, p) {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
+}
+function phases() {
+  const n = opts.workflows;
+  const pipeline = (ms) => {
+    const inputs = Array.from({ length: n }, (_, i) => ({ text: PAYLOAD, ms: ms(i) }));
+    return {
+      name: opts.workload,
+      workflow: "bench.pipeline",
+      inputs,
+      stepsPerRun: 4,
+      criticalPaths: opts.workload === "seed" ? inputs.map((input) => criticalPathMs(input.ms)) : undefined,
+    };
+  };
+  switch (opts.workload) {
+    case "W0":
+      return [pipeline(() => [0, 0, 0, 0])];
+    case "W1":
+      return [pipeline(() => [50, 50, 50, 50])];
+    case "seed":
+      return [pipeline(seededDurations)];
+    case "long":
+      // The same number of steps per shape, so that cost per step compares.
+      return [4, 64, 512].map((steps) => ({
+        name: `long-${steps}`,
+        workflow: "bench.sequence",
+        inputs: Array.from({ length: Math.max(1, Math.floor(4096 / steps)) }, () => steps),
+        stepsPerRun: steps,
+      }));
+  }
+}
+async function runPhase(stack, db, phase) {
+  const client = createClient(WorkflowService, createGrpcTransport({ baseUrl: stack.journalUrl }));
+  const groups = [
+    new ProcGroup("journal", () => [stack.journal.pid]),
+    new ProcGroup("coordinator", () => stack.coordinators.map((p) => p.pid)),
+    new ProcGroup("executors", () => stack.executors.map((p) => p.pid)),
+    new ProcGroup("postgres", () => pidsOf("postgres")),
+    new ProcGroup("nats-server", () => pidsOf("nats-server")),
+  ];
+  await db.query("TRUNCATE runs, steps, events");
+  const n = phase.inputs.length;
+  const submittedAt = new Map();
+  const indexOf = new Map();
+  const bar = new SingleBar({
+    format: `${phase.name} |{bar}| {value}/{total} done | {submitted} submitted | {rate} wf/s`,
+    hideCursor: true,
+    noTTYOutput: true,
+    notTTYSchedule: 5_000,
+  });
+  const started = performance.now();
+  const startedEpoch = Date.now();
+  bar.start(n, 0, { submitted: 0, rate: "0" });
+  let next = 0;
+  const submit = async () => {
+    while (next < n) {
+      const i = next++;
+      const at = Date.now();
+      const res = await client.startWorkflow({ workflowName: phase.workflow, args: encodePayload(phase.inputs[i]) });
+      const id = res.run?.id ?? "";
+      submittedAt.set(id, at);
+      indexOf.set(id, i);
+    }
+  };
+  const submitting = Promise.all(Array.from({ length: opts.submitConcurrency }, submit));
+  let submitEndMs = 0;
+  void submitting.then(() => {
+    submitEndMs = performance.now() - started;
+  });
+  const deadline = Date.now() + opts.timeout * 1000;
+  let finished = 0;
+  while (Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    for (const g of groups) g.poll();
+    const { rows } = await db.query("SELECT count(*) AS n FROM runs WHERE status <> 'running'");
+    finished = Number(rows[0]?.n ?? 0);
+    bar.update(finished, {
+      submitted: submittedAt.size,
+      rate: (finished / ((performance.now() - started) / 1000)).toFixed(0),
+    });
+    if (finished >= n && submittedAt.size >= n) break;
+  }
+  await submitting;
+  const wallMs = performance.now() - started;
+  bar.stop();
+  const { rows } = await db.query(
+    "SELECT id, status, (extract(epoch FROM completed_at) * 1000)::bigint AS done FROM runs",
+  );
+  const latencies = [];
+  const overheads = [];
+  let failed = 0;
+  let stuck = 0;
+  for (const row of rows) {
+    if (row.status === "running") stuck++;
+    else if (row.status !== "completed") failed++;
+    const sent = submittedAt.get(row.id);
+    if (row.done === null || sent === undefined) continue;
+    const latency = Number(row.done) - sent;
+    latencies.push(latency);
+    const i = indexOf.get(row.id);
+    if (phase.criticalPaths && i !== undefined) overheads.push(latency - (phase.criticalPaths[i] ?? 0));
+  }
+  latencies.sort((a, b) => a - b);
+  overheads.sort((a, b) => a - b);
+  const steps = (n - failed - stuck) * phase.stepsPerRun;
+  const procs = groups.map((g) => g.report());
+  const batches = {
+    coordinator: await scrapeHistograms(`http://127.0.0.1:${stack.coordinators[0]?.port}/metrics`, [
+      "weft_coordinator_claim_batch_size",
+      "weft_coordinator_commit_batch_size",
+    ]),
+    executor: await scrapeHistograms(`http://127.0.0.1:${stack.executors[0]?.port}/metrics`, [
+      "weft_executor_flush_batch_size",
+      "weft_executor_flush_results",
+    ]),
+    journal: await scrapeHistograms(`${stack.journalUrl}/metrics`, [
+      "weft_journal_record_batch_size",
+      "weft_journal_commit_batch_size",
+      "weft_journal_claim_batch_size",
+    ]),
+  };
+  const lat = (p) => percentile(latencies, p);
+  return {
+    phase: phase.name,
+    workflows: n,
+    stepsPerRun: phase.stepsPerRun,
+    wallSeconds: Number((wallMs / 1000).toFixed(2)),
+    submitSeconds: Number((submitEndMs / 1000).toFixed(2)),
+    workflowsPerSecond: Math.round((n / wallMs) * 1000),
+    stepsPerSecond: Math.round((steps / wallMs) * 1000),
+    msPerStep: Number((wallMs / Math.max(steps, 1)).toFixed(4)),
+    latencyMs: { p50: lat(50), p90: lat(90), p99: lat(99), max: latencies.at(-1) ?? 0 },
+    fairnessP99OverP50: Number((lat(99) / Math.max(lat(50), 1)).toFixed(2)),
+    overheadMs: phase.criticalPaths
+      ? { p50: percentile(overheads, 50), p99: percentile(overheads, 99), max: overheads.at(-1) ?? 0 }
+      : undefined,
+    failed,
+    stuck,
+    cpuMsPerWorkflow: Number(((procs.reduce((s, p) => s + p.cpuSeconds, 0) * 1000) / n).toFixed(3)),
+    processes: procs,
+    batches,
+    startedAt: new Date(startedEpoch).toISOString(),
+  };
+}
+function print(r) {
+  out();
+  out(`== ${r.phase}: ${r.workflows} workflows × ${r.stepsPerRun} steps`);
+  out(
+    `  wall ${r.wallSeconds} s (submit ${r.submitSeconds} s) · ${r.workflowsPerSecond} workflows/s · ${r.stepsPerSecond} steps/s · ${r.msPerStep} ms/step`,
+  );
+  out(
+    `  latency submit→completion: p50 ${r.latencyMs.p50} ms, p90 ${r.latencyMs.p90}, p99 ${r.latencyMs.p99}, max ${r.latencyMs.max} · p99/p50 ${r.fairnessP99OverP50}`,
+  );
+  if (r.overheadMs)
+    out(
+      `  overhead over the run's critical path: p50 ${r.overheadMs.p50} ms, p99 ${r.overheadMs.p99}, max ${r.overheadMs.max}`,
+    );
+  out(`  failed ${r.failed}, stuck ${r.stuck} · whole-stack CPU ${r.cpuMsPerWorkflow} ms/workflow`);
+  for (const p of r.processes)
+    out(`  ${p.name.padEnd(12)} cpu ${String(p.cpuSeconds).padStart(7)} s   peak rss ${p.peakRssMiB} MiB`);
+  for (const [service, hists] of Object.entries(r.batches)) {
+    for (const [name, h] of Object.entries(hists)) out(`  ${service} ${name}: ${h.count} batches, mean ${h.mean}`);
+  }
+}
+async function main() {
+  const env = await createTestEnvironment(`bench_${opts.workload}`);
+  let sink;
+  let stack;
+  const db = new pg.Pool({ connectionString: env.databaseUrl, max: 2 });
+  try {
+    const tracingEnv = {};
+    if (opts.tracing) {
+      sink = await startOtlpSink();
+      Object.assign(tracingEnv, {
+        OTEL_EXPORTER_OTLP_ENDPOINT: sink.url,
+        OTEL_EXPORTER_OTLP_PROTOCOL: "http/protobuf",
+      });
+    } else {
+      tracingEnv.OTEL_SDK_DISABLED = "true";
+    }
+    out(
+      `Starting the stack: ${opts.coordinators} coordinator(s), ${opts.executors} executor(s), ${opts.shards} shards, tracing ${opts.tracing ? "on" : "off"}`,
+    );
+    stack = await startStack({
+      env: { ...env.env, ...tracingEnv, WEFT_SHARDS: String(opts.shards), WEFT_LOG_LEVEL: "warn" },
+      app: fileURLToPath(new URL("./app.ts", import.meta.url)),
+      coordinators: opts.coordinators,
+      executors: opts.executors,
+      journalPort: 0,
+    });
+    const results = [];
+    for (const phase of phases()) {
+      const r = await runPhase(stack, db, phase);
+      results.push(r);
+      print(r);
+    }
+    if (sink) out(`  tracing: ${sink.stats.requests} OTLP exports, ${(sink.stats.bytes / 2 ** 20).toFixed(1)} MiB`);
+    mkdirSync(opts.results, { recursive: true });
+    const file = join(opts.results, `${new Date().toISOString().replace(/[:.]/g, "-")}-${opts.workload}.json`);
+    writeFileSync(
+      file,
+      `${JSON.stringify({ workload: opts.workload, options: opts, machine: { cpus: (await import("node:os")).cpus().length }, results }, null, 2)}\n`,
+    );
+    out(`\nResults written to ${file}`);
+    const bad = results.some((r) => r.failed > 0 || r.stuck > 0);
+    process.exitCode = bad ? 1 : 0;
+  } finally {
+    await db.end();
+    await stack?.stop();
+    await sink?.close();
+    await env.cleanup();
+  }
+}
+await main();
