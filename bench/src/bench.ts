@@ -261,6 +261,14 @@ async function main() {
       coordinators: opts.coordinators,
       executors: opts.executors,
       journalPort: 0,
+      serviceEnv: process.env.WEFT_BENCH_PROFILE_DIR
+        ? Object.fromEntries(
+            (["journal", "coordinator", "executor"] as const).map((name) => [
+              name,
+              { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env.WEFT_BENCH_PROFILE_DIR}/${name}` },
+            ]),
+          )
+        : undefined,
     });
     const results: PhaseResult[] = [];
     for (const phase of phases()) {
