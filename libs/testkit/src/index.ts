@@ -6,3 +6,4 @@ export * from "./database.ts";
 export * from "./environment.ts";
 export * from "./jetstream.ts";
 export * from "./names.ts";
+export * from "./otlp-collector.ts";
