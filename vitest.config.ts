@@ -4,7 +4,7 @@ import { defineConfig } from "vitest/config";
 
 export default defineConfig({
   test: {
-    projects: ["libs/*", "services/*", "examples/*", "tests/*"],
+    projects: ["libs/*", "services/*", "examples/*", "tests/*", "apps/*"],
     maxWorkers: 2,
     testTimeout: 60_000,
     hookTimeout: 60_000,
