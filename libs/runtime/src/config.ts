@@ -43,6 +43,16 @@ export const commonEnv = {
     .regex(/^[a-zA-Z0-9_-]+$/, "letters, digits, _ and - only")
     .default("weft"),
   WEFT_JOURNAL_URL: z.string().url().default("http://127.0.0.1:7233"),
+  /** Comma-separated origins allowed to call from browsers (Connect-Web), or "*". */
+  WEFT_CORS_ORIGINS: z
+    .string()
+    .default("")
+    .transform((v) =>
+      v
+        .split(",")
+        .map((o) => o.trim())
+        .filter(Boolean),
+    ),
   WEFT_LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 };
 

@@ -1,5 +1,6 @@
 // Runtime pieces every Weft service shares: config, logs, server, health, shutdown, NATS naming.
 export * from "./config.ts";
+export * from "./cors.ts";
 export * from "./health.ts";
 export * from "./logger.ts";
 export * from "./nats.ts";

@@ -7,6 +7,7 @@ import net, { type AddressInfo } from "node:net";
 import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
 import { type ConnectNodeAdapterOptions, connectNodeAdapter } from "@connectrpc/connect-node";
 import { Health } from "@weft/contracts";
+import { applyCors, type CorsPolicy } from "./cors.ts";
 import { HealthState } from "./health.ts";
 
 export interface ServerOptions {
@@ -19,6 +20,8 @@ export interface ServerOptions {
   readMaxBytes?: number;
   /** Handler for plain HTTP requests that Connect does not route (metrics, console). */
   fallback?: ConnectNodeAdapterOptions["fallback"];
+  /** Browsers (HTTP/1.1): which origins may call. No policy, no CORS headers. */
+  cors?: CorsPolicy;
 }
 
 export interface RunningServer {
@@ -42,7 +45,14 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     fallback: options.fallback,
   });
   const h2 = http2.createServer({}, handler);
-  const h1 = http.createServer(handler);
+  const cors = options.cors;
+  const h1 = http.createServer(
+    cors && cors.origins.length > 0
+      ? (req, res) => {
+          if (!applyCors(cors, req, res)) handler(req, res);
+        }
+      : handler,
+  );
   const sockets = new Set<net.Socket>();
   const h2Sessions = new Set<http2.ServerHttp2Session>();
   h2.on("session", (session) => {
