@@ -4,7 +4,7 @@ import { defineConfig } from "vitest/config";
 
 export default defineConfig({
   test: {
-    projects: ["libs/*", "services/*", "examples/*", "tests/*", "apps/*"],
+    projects: ["libs/*", "services/*", "examples/*", "tests/*", "apps/*", "deploy"],
     maxWorkers: 2,
     testTimeout: 60_000,
     hookTimeout: 60_000,
