@@ -8,10 +8,8 @@ FROM node:24-bookworm-slim AS deps
 WORKDIR /app
 RUN npm install --global --no-audit --no-fund pnpm@12.21.0
 COPY package.json pnpm-workspace.yaml pnpm-lock.yaml ./
-COPY libs ./libs
-COPY services ./services
-COPY examples ./examples
-COPY tests/e2e/package.json ./tests/e2e/package.json
+# Every workspace manifest must be present for a frozen install; .dockerignore keeps the rest out.
+COPY . .
 RUN pnpm install --frozen-lockfile --prod --filter @weft/journal...
 
 FROM node:24-bookworm-slim
