@@ -178,6 +178,8 @@ async function runPhase(stack: Stack, db: pg.Pool, phase: Phase) {
     coordinator: await scrapeHistograms(`http://127.0.0.1:${stack.coordinators[0]?.port}/metrics`, [
       "weft_coordinator_claim_batch_size",
       "weft_coordinator_commit_batch_size",
+      "weft_coordinator_commit_seconds",
+      "weft_coordinator_replay_seconds",
     ]),
     executor: await scrapeHistograms(`http://127.0.0.1:${stack.executors[0]?.port}/metrics`, [
       "weft_executor_flush_batch_size",
