@@ -2,12 +2,13 @@
 // throughput, latency, per-process CPU and memory, and batch sizes (also as JSON for comparison).
 //   W0   steps return at once (orchestration cost)      W1  each step awaits 50 ms
 //   seed each step awaits its seeded 8-12 s             long sequential workflows of 4, 64, 512 steps
+//   idle one W0 pipeline at a time on an idle stack (start → result latency)
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { encodePayload, WorkflowService } from "@weft/contracts";
+import { encodePayload, RunStatus, WorkflowService } from "@weft/contracts";
 import { type Stack, startStack } from "@weft/stack";
 import { createTestEnvironment } from "@weft/testkit";
 import { SingleBar } from "cli-progress";
@@ -27,7 +28,9 @@ const int = (name: string, min: number) => (value: string) => {
 
 const program = new Command("weft-bench")
   .description("Benchmark Weft on this machine with the pipeline workload.")
-  .addOption(new Option("-w, --workload <name>", "workload").choices(["W0", "W1", "seed", "long"]).default("W0"))
+  .addOption(
+    new Option("-w, --workload <name>", "workload").choices(["W0", "W1", "seed", "long", "idle"]).default("W0"),
+  )
   .option("-n, --workflows <n>", "pipeline workflows", int("--workflows", 1), 20_000)
   .option("--executors <n>", "executor processes", int("--executors", 1), 1)
   .option("--coordinators <n>", "coordinator processes", int("--coordinators", 1), 1)
@@ -40,7 +43,7 @@ const program = new Command("weft-bench")
   .parse();
 
 const opts = program.opts<{
-  workload: "W0" | "W1" | "seed" | "long";
+  workload: "W0" | "W1" | "seed" | "long" | "idle";
   workflows: number;
   executors: number;
   coordinators: number;
@@ -66,6 +69,8 @@ interface Phase {
   inputs: unknown[];
   stepsPerRun: number;
   criticalPaths?: number[];
+  /** Submit one at a time, each after the previous finished (idle-stack latency). */
+  sequential?: boolean;
 }
 
 function phases(): Phase[] {
@@ -83,6 +88,8 @@ function phases(): Phase[] {
   switch (opts.workload) {
     case "W0":
       return [pipeline(() => [0, 0, 0, 0])];
+    case "idle":
+      return [{ ...pipeline(() => [0, 0, 0, 0]), name: "idle", sequential: true }];
     case "W1":
       return [pipeline(() => [50, 50, 50, 50])];
     case "seed":
@@ -122,16 +129,27 @@ async function runPhase(stack: Stack, db: pg.Pool, phase: Phase) {
   bar.start(n, 0, { submitted: 0, rate: "0" });
   let next = 0;
   const submit = async () => {
-    while (next < n) {
-      const i = next++;
-      const at = Date.now();
-      const res = await client.startWorkflow({ workflowName: phase.workflow, args: encodePayload(phase.inputs[i]) });
-      const id = res.run?.id ?? "";
-      submittedAt.set(id, at);
-      indexOf.set(id, i);
+    while (next < n) await submitOne(next++);
+  };
+  const submitOne = async (i: number) => {
+    const at = Date.now();
+    const res = await client.startWorkflow({ workflowName: phase.workflow, args: encodePayload(phase.inputs[i]) });
+    const id = res.run?.id ?? "";
+    submittedAt.set(id, at);
+    indexOf.set(id, i);
+    return id;
+  };
+  const sequentially = async () => {
+    for (let i = 0; i < n; i++) {
+      const id = await submitOne(i);
+      for await (const update of client.watchWorkflow({ runId: id })) {
+        if (update.run && update.run.status !== RunStatus.RUNNING) break;
+      }
     }
   };
-  const submitting = Promise.all(Array.from({ length: opts.submitConcurrency }, submit));
+  const submitting = phase.sequential
+    ? sequentially()
+    : Promise.all(Array.from({ length: opts.submitConcurrency }, submit));
   let submitEndMs = 0;
   void submitting.then(() => {
     submitEndMs = performance.now() - started;
