@@ -1,0 +1,30 @@
+// Where the console finds the journal and Jaeger: `?journal=` / `?jaeger=` in the page's query
+// string win, then config.json beside index.html (written by whatever serves the console), then
+// the page's own origin (the console served behind the same host as the journal's API).
+export interface ConsoleConfig {
+  /** Base URL of the journal's Connect/gRPC-Web endpoint, without a trailing slash. */
+  journalUrl: string;
+  /** Jaeger UI base URL; trace links are `${jaegerUrl}/trace/<trace id>`. */
+  jaegerUrl: string;
+  /** "connect" (default) or "grpc-web". */
+  protocol: "connect" | "grpc-web";
+}
+
+const trim = (url: string) => url.replace(/\/+$/, "");
+
+export async function loadConfig(location: Location = window.location): Promise<ConsoleConfig> {
+  const params = new URLSearchParams(location.search);
+  let file: Partial<ConsoleConfig> = {};
+  try {
+    const res = await fetch(new URL("config.json", location.href), { cache: "no-store" });
+    if (res.ok) file = (await res.json()) as Partial<ConsoleConfig>;
+  } catch {
+    // No config.json: defaults.
+  }
+  const protocol = params.get("protocol") ?? file.protocol ?? "connect";
+  return {
+    journalUrl: trim(params.get("journal") || file.journalUrl || location.origin),
+    jaegerUrl: trim(params.get("jaeger") || file.jaegerUrl || "http://localhost:16686"),
+    protocol: protocol === "grpc-web" ? "grpc-web" : "connect",
+  };
+}
