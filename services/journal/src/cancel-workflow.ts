@@ -7,20 +7,24 @@ import type { JournalContext } from "./context.ts";
 import { runToProto } from "./messages.ts";
 import { endRuns } from "./store/run-end.ts";
 import { getRun, getRunForUpdate } from "./store/runs.ts";
+import { inDatabaseSpan, recordRunEnds } from "./telemetry.ts";
 import { notFound, optionalText, requireUuid } from "./validation.ts";
 
 export async function cancelWorkflow(j: JournalContext, req: CancelWorkflowRequest): Promise<CancelWorkflowResponse> {
   const runId = requireUuid("run_id", req.runId);
   const reason = optionalText("reason", req.reason, 4096) ?? "canceled";
-  const outcome = await j.db.transaction().execute(async (trx) => {
-    const run = await getRunForUpdate(trx, runId);
-    if (!run) throw notFound("run_id", `run ${runId} does not exist`);
-    if (run.status !== "running") return undefined;
-    return endRuns(trx, [
-      { runId, status: "canceled", result: null, error: { name: "CanceledError", message: reason } },
-    ]);
-  });
+  const outcome = await inDatabaseSpan(j, "cancelWorkflow", () =>
+    j.db.transaction().execute(async (trx) => {
+      const run = await getRunForUpdate(trx, runId);
+      if (!run) throw notFound("run_id", `run ${runId} does not exist`);
+      if (run.status !== "running") return undefined;
+      return endRuns(trx, [
+        { runId, status: "canceled", result: null, error: { name: "CanceledError", message: reason } },
+      ]);
+    }),
+  );
   if (outcome) {
+    recordRunEnds(j.metrics, outcome.ended);
     await applyCommitEffects(j, {
       tasks: outcome.hookTasks.map((step) => ({ step, workflowName: step.workflow_name })),
       wake: outcome.readyRuns.length > 0,

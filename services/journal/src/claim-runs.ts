@@ -7,6 +7,7 @@ import type { StepRow } from "./db.ts";
 import { runToProto, stepToProto } from "./messages.ts";
 import { claimRuns as claim } from "./store/runs.ts";
 import { currentSteps } from "./store/steps.ts";
+import { inDatabaseSpan, observeBatch } from "./telemetry.ts";
 import { invalid, requireName, requireRange } from "./validation.ts";
 
 export const MAX_CLAIM = 10_000;
@@ -19,11 +20,15 @@ export async function claimRuns(j: JournalContext, req: ClaimRunsRequest): Promi
   for (const [i, shard] of req.shards.entries()) {
     if (shard >= j.config.shards) throw invalid(`shards[${i}]`, `shard ${shard} is not below ${j.config.shards}`);
   }
-  const runs = await claim(j.db, owner, maxRuns, leaseMs, req.shards);
-  const steps = await currentSteps(
-    j.db,
-    runs.map((r) => r.id),
-  );
+  const { runs, steps } = await inDatabaseSpan(j, "claimRuns", async () => {
+    const runs = await claim(j.db, owner, maxRuns, leaseMs, req.shards);
+    const steps = await currentSteps(
+      j.db,
+      runs.map((r) => r.id),
+    );
+    return { runs, steps };
+  });
+  observeBatch(j.metrics, "ClaimRuns", runs.length);
   const byRun = new Map<string, StepRow[]>();
   for (const step of steps) {
     const list = byRun.get(step.run_id);

@@ -23,6 +23,7 @@ import { endRuns, type RunEnding } from "./store/run-end.ts";
 import { fenceAndRelease, insertRuns, lockRuns, markReady, type NewRun, runStatuses } from "./store/runs.ts";
 import { completeDueSleeps, consumeWaitingEvents, insertSteps, type NewStepRow } from "./store/steps.ts";
 import { getWorkflowDefs } from "./store/workflow-defs.ts";
+import { inDatabaseSpan, observeBatch, recordRunEnds } from "./telemetry.ts";
 import {
   invalid,
   notFound,
@@ -95,103 +96,108 @@ export async function commitTurns(j: JournalContext, req: CommitTurnsRequest): P
     }
   }
 
-  const result = await j.db.transaction().execute(async (trx) => {
-    const turns = req.turns.map((t) => ({ ...t, runId: t.runId.toLowerCase() }));
-    await lockRuns(
-      trx,
-      turns.map((t) => t.runId),
-    );
-    const passed = new Map(
-      (
-        await fenceAndRelease(
-          trx,
-          owner,
-          turns.map((t) => ({ runId: t.runId, token: t.leaseToken })),
-        )
-      ).map((r) => [r.id, r]),
-    );
-    const rejected = await runStatuses(
-      trx,
-      turns.filter((t) => !passed.has(t.runId)).map((t) => t.runId),
-    );
+  const result = await inDatabaseSpan(j, "commitTurns", () =>
+    j.db.transaction().execute(async (trx) => {
+      const turns = req.turns.map((t) => ({ ...t, runId: t.runId.toLowerCase() }));
+      await lockRuns(
+        trx,
+        turns.map((t) => t.runId),
+      );
+      const passed = new Map(
+        (
+          await fenceAndRelease(
+            trx,
+            owner,
+            turns.map((t) => ({ runId: t.runId, token: t.leaseToken })),
+          )
+        ).map((r) => [r.id, r]),
+      );
+      const rejected = await runStatuses(
+        trx,
+        turns.filter((t) => !passed.has(t.runId)).map((t) => t.runId),
+      );
 
-    const newSteps: NewStepRow[] = [];
-    const childRuns = new Map<string, NewRun>();
-    const endings: RunEnding[] = [];
-    for (const turn of turns) {
-      const run = passed.get(turn.runId);
-      if (!run) continue;
-      const outcome = turn.completion?.outcome;
-      if (outcome?.case === "result" || outcome?.case === "failure") {
-        // A completion ends the run; steps journaled alongside it would be canceled at once.
-        endings.push(
-          outcome.case === "result"
-            ? { runId: run.id, status: "completed", result: toBytea(outcome.value), error: null }
-            : { runId: run.id, status: "failed", result: null, error: failureToStored(outcome.value) },
-        );
-        continue;
-      }
-      for (const step of turn.newSteps) {
-        const kind = stepKindFromProto[step.kind] as StepKindText;
-        const id = uuidv7();
-        let childRunId: string | null = null;
-        if (kind === "child") {
-          childRunId = uuidv7();
-          childRuns.set(id, {
-            id: childRunId,
-            workflowName: step.childWorkflowName,
+      const newSteps: NewStepRow[] = [];
+      const childRuns = new Map<string, NewRun>();
+      const endings: RunEnding[] = [];
+      for (const turn of turns) {
+        const run = passed.get(turn.runId);
+        if (!run) continue;
+        const outcome = turn.completion?.outcome;
+        if (outcome?.case === "result" || outcome?.case === "failure") {
+          // A completion ends the run; steps journaled alongside it would be canceled at once.
+          endings.push(
+            outcome.case === "result"
+              ? { runId: run.id, status: "completed", result: toBytea(outcome.value), error: null }
+              : { runId: run.id, status: "failed", result: null, error: failureToStored(outcome.value) },
+          );
+          continue;
+        }
+        for (const step of turn.newSteps) {
+          const kind = stepKindFromProto[step.kind] as StepKindText;
+          const id = uuidv7();
+          let childRunId: string | null = null;
+          if (kind === "child") {
+            childRunId = uuidv7();
+            childRuns.set(id, {
+              id: childRunId,
+              workflowName: step.childWorkflowName,
+              args: toBytea(step.args),
+              idempotencyKey: null,
+              parentRunId: run.id,
+              parentSeq: step.seq,
+              shard: shardOf(childRunId, j.config.shards),
+              traceparent: turn.traceparent || run.traceparent,
+              appVersion: defs.get(step.childWorkflowName)?.app_version ?? null,
+            });
+          }
+          newSteps.push({
+            id,
+            runId: run.id,
+            generation: run.generation,
+            seq: step.seq,
+            name: step.name,
+            kind,
             args: toBytea(step.args),
-            idempotencyKey: null,
-            parentRunId: run.id,
-            parentSeq: step.seq,
-            shard: shardOf(childRunId, j.config.shards),
+            wakeAt: kind === "sleep" ? (fromTimestamp(step.wakeAt) ?? null) : null,
+            timeoutAt: kind === "event" ? (fromTimestamp(step.timeoutAt) ?? null) : null,
+            eventName: kind === "event" ? step.eventName : null,
+            childWorkflowName: kind === "child" ? step.childWorkflowName : null,
+            childRunId,
+            dispatched: TASK_KINDS.includes(kind),
+            shard: run.shard,
             traceparent: turn.traceparent || run.traceparent,
-            appVersion: defs.get(step.childWorkflowName)?.app_version ?? null,
           });
         }
-        newSteps.push({
-          id,
-          runId: run.id,
-          generation: run.generation,
-          seq: step.seq,
-          name: step.name,
-          kind,
-          args: toBytea(step.args),
-          wakeAt: kind === "sleep" ? (fromTimestamp(step.wakeAt) ?? null) : null,
-          timeoutAt: kind === "event" ? (fromTimestamp(step.timeoutAt) ?? null) : null,
-          eventName: kind === "event" ? step.eventName : null,
-          childWorkflowName: kind === "child" ? step.childWorkflowName : null,
-          childRunId,
-          dispatched: TASK_KINDS.includes(kind),
-          shard: run.shard,
-          traceparent: turn.traceparent || run.traceparent,
-        });
       }
-    }
 
-    const inserted = await insertSteps(trx, newSteps);
-    const insertedChildren = inserted.flatMap((s) => {
-      const child = childRuns.get(s.id);
-      return child ? [child] : [];
-    });
-    await insertRuns(trx, insertedChildren);
-    const completedNow = [
-      ...(await completeDueSleeps(
-        trx,
-        inserted.filter((s) => s.kind === "sleep").map((s) => s.id),
-      )),
-      ...(await consumeWaitingEvents(
-        trx,
-        inserted.filter((s) => s.kind === "event").map((s) => s.id),
-      )),
-    ];
-    const readyNow = new Set(await markReady(trx, completedNow));
-    const ended = await endRuns(trx, endings);
-    const endedIds = new Set(ended.ended.map((r) => r.id));
-    return { turns, passed, rejected, inserted, insertedChildren, readyNow, ended, endedIds };
-  });
+      const inserted = await insertSteps(trx, newSteps);
+      const insertedChildren = inserted.flatMap((s) => {
+        const child = childRuns.get(s.id);
+        return child ? [child] : [];
+      });
+      await insertRuns(trx, insertedChildren);
+      const completedNow = [
+        ...(await completeDueSleeps(
+          trx,
+          inserted.filter((s) => s.kind === "sleep").map((s) => s.id),
+        )),
+        ...(await consumeWaitingEvents(
+          trx,
+          inserted.filter((s) => s.kind === "event").map((s) => s.id),
+        )),
+      ];
+      const readyNow = new Set(await markReady(trx, completedNow));
+      const ended = await endRuns(trx, endings);
+      const endedIds = new Set(ended.ended.map((r) => r.id));
+      return { turns, passed, rejected, inserted, insertedChildren, readyNow, ended, endedIds };
+    }),
+  );
 
   const { turns, passed, rejected, inserted, insertedChildren, readyNow, ended, endedIds } = result;
+  observeBatch(j.metrics, "CommitTurns", turns.length);
+  j.metrics.runsStarted.inc({ kind: "child" }, insertedChildren.length);
+  recordRunEnds(j.metrics, ended.ended);
   let earliestTimer: Date | null = null;
   for (const s of inserted) {
     const due = s.kind === "sleep" && s.status === "running" ? s.wake_at : s.kind === "event" ? s.timeout_at : null;

@@ -3,6 +3,7 @@ import { Kysely, PostgresDialect } from "kysely";
 import { Migrator } from "kysely/migration";
 import pg from "pg";
 import { migrationProvider } from "./migrations/index.ts";
+import { databaseAttributes, recordStatementSpan } from "./telemetry.ts";
 
 export type RunStatusText = "running" | "completed" | "failed" | "canceled";
 export type StepKindText = "query" | "mutation" | "action" | "sleep" | "event" | "child" | "on_complete";
@@ -94,14 +95,20 @@ export interface Database {
 
 export type Db = Kysely<Database>;
 
+/** A kysely database over a pg pool; every statement run under a traced call gets a CLIENT span. */
 export function openDatabase(url: string, poolSize: number, onQuery?: (sql: string) => void): Db {
+  const attributes = databaseAttributes(url);
   return new Kysely<Database>({
     dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max: poolSize }) }),
-    log: onQuery
-      ? (event) => {
-          if (event.level === "query") onQuery(event.query.sql);
-        }
-      : undefined,
+    log: (event) => {
+      if (event.level === "query") onQuery?.(event.query.sql);
+      recordStatementSpan(
+        attributes,
+        event.query.sql,
+        event.queryDurationMillis,
+        event.level === "error" ? event.error : undefined,
+      );
+    },
   });
 }
 

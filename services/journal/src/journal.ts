@@ -5,6 +5,7 @@ import type { ServiceImpl } from "@connectrpc/connect";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { JournalService, WorkflowService } from "@weft/contracts";
 import { connectNats, createLogger, type Logger, startServer } from "@weft/runtime";
+import { metricsHandler, serverTraceInterceptor } from "@weft/telemetry";
 import { cancelWorkflow } from "./cancel-workflow.ts";
 import { claimRuns } from "./claim-runs.ts";
 import { commitTurns } from "./commit-turns.ts";
@@ -15,6 +16,7 @@ import { getHistory, getWorkflow } from "./get-workflow.ts";
 import { heartbeatSteps } from "./heartbeat-steps.ts";
 import { leaseShards } from "./lease-shards.ts";
 import { listWorkflows } from "./list-workflows.ts";
+import { createJournalMetrics, type JournalMetrics, rpcMetricsInterceptor } from "./metrics.ts";
 import { Notifier } from "./notifier.ts";
 import { recordResultBatch } from "./record-result-batch.ts";
 import { registerWorker } from "./register-worker.ts";
@@ -24,11 +26,14 @@ import { ensureShards } from "./store/leases.ts";
 import { Sweeper } from "./sweeper.ts";
 import { TaskPublisher } from "./task-publisher.ts";
 import { ensureTaskStream } from "./task-stream.ts";
+import { databaseAttributes } from "./telemetry.ts";
 import { Timers } from "./timers.ts";
 import { watchWorkflow } from "./watch-workflow.ts";
 
 export interface RunningJournal {
   readonly port: number;
+  /** Its Prometheus metrics (also served on GET /metrics of the port). */
+  readonly metrics: JournalMetrics;
   stop(): Promise<void>;
 }
 
@@ -41,6 +46,7 @@ export interface JournalOptions {
 export async function startJournal(config: JournalConfig, options: JournalOptions = {}): Promise<RunningJournal> {
   const logger = options.logger ?? createLogger("journal");
   const db = openDatabase(config.databaseUrl, config.dbPoolSize, options.onQuery);
+  const metrics = createJournalMetrics(db);
   const cleanup: { name: string; run: () => Promise<void> | void }[] = [{ name: "database", run: () => db.destroy() }];
   const stop = async () => {
     const steps = [...cleanup].reverse();
@@ -70,7 +76,9 @@ export async function startJournal(config: JournalConfig, options: JournalOption
       config,
       logger,
       notifier: new Notifier(nc, config.prefix),
-      publisher: new TaskPublisher(jetstream(nc), config.prefix, logger),
+      publisher: new TaskPublisher(jetstream(nc), config.prefix, logger, metrics),
+      metrics,
+      dbAttributes: databaseAttributes(config.databaseUrl),
       rearmTimers: (due) => timers?.rearm(due),
     };
 
@@ -96,6 +104,9 @@ export async function startJournal(config: JournalConfig, options: JournalOption
       port: config.port,
       services: [WorkflowService.typeName, JournalService.typeName],
       readMaxBytes: Math.max(64 * 1024 * 1024, config.maxPayloadBytes * 4),
+      // Every call is a SERVER span continuing the caller's trace, counted and timed.
+      interceptors: [serverTraceInterceptor, rpcMetricsInterceptor(metrics)],
+      fallback: metricsHandler(metrics.registry),
       routes: (router) => {
         router.service(WorkflowService, workflowService);
         router.service(JournalService, journalService);
@@ -113,7 +124,7 @@ export async function startJournal(config: JournalConfig, options: JournalOption
 
     server.health.setServing(true);
     cleanup.push({ name: "health", run: () => server.health.setServing(false) });
-    return { port: server.port, stop };
+    return { port: server.port, metrics, stop };
   } catch (err) {
     await stop();
     throw err;

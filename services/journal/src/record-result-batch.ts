@@ -1,5 +1,6 @@
 // RecordResultBatch: records many step outcomes in one transaction with multi-row statements,
-// idempotently, and marks the runs that can make progress ready in the same transaction.
+// idempotently, and marks the runs that can make progress ready in the same transaction. Its
+// SERVER span links to the execution span of every result it carries.
 import { create } from "@bufbuild/protobuf";
 import {
   fromTimestamp,
@@ -8,11 +9,13 @@ import {
   RecordResultBatchResponseSchema,
   ResultStatus,
 } from "@weft/contracts";
+import { type Link, spanContextOf, trace } from "@weft/telemetry";
 import { applyCommitEffects } from "./commit-effects.ts";
 import type { JournalContext } from "./context.ts";
 import { failureToStored, toBytea } from "./messages.ts";
 import { lockRunsOfSteps, markReady } from "./store/runs.ts";
 import { type ResultToRecord, recordResults, stepStates } from "./store/steps.ts";
+import { inDatabaseSpan, observeBatch, tracer } from "./telemetry.ts";
 import { invalid, optionalText, requireCount, requireJson, requireName, requireUuid } from "./validation.ts";
 
 export const MAX_RESULTS = 10_000;
@@ -49,23 +52,26 @@ export async function recordResultBatch(
     });
   }
 
-  const { applied, states, readyRuns } = await j.db.transaction().execute(async (trx) => {
-    await lockRunsOfSteps(
-      trx,
-      toRecord.map((r) => r.stepId),
-    );
-    const applied = await recordResults(trx, toRecord);
-    const appliedIds = new Set(applied.map((a) => a.id));
-    const states = await stepStates(
-      trx,
-      toRecord.filter((r) => !appliedIds.has(r.stepId)).map((r) => r.stepId),
-    );
-    const readyRuns = await markReady(
-      trx,
-      applied.filter((a) => WAKING_KINDS.has(a.kind)).map((a) => a.run_id),
-    );
-    return { applied, states, readyRuns };
-  });
+  linkResults(req.results);
+  const { applied, states, readyRuns } = await inDatabaseSpan(j, "recordResultBatch", () =>
+    j.db.transaction().execute(async (trx) => {
+      await lockRunsOfSteps(
+        trx,
+        toRecord.map((r) => r.stepId),
+      );
+      const applied = await recordResults(trx, toRecord);
+      const appliedIds = new Set(applied.map((a) => a.id));
+      const states = await stepStates(
+        trx,
+        toRecord.filter((r) => !appliedIds.has(r.stepId)).map((r) => r.stepId),
+      );
+      const readyRuns = await markReady(
+        trx,
+        applied.filter((a) => WAKING_KINDS.has(a.kind)).map((a) => a.run_id),
+      );
+      return { applied, states, readyRuns };
+    }),
+  );
 
   await applyCommitEffects(j, {
     tasks: [],
@@ -75,18 +81,47 @@ export async function recordResultBatch(
 
   const appliedIds = new Set(applied.map((a) => a.id));
   const generationOf = new Map(toRecord.map((r) => [r.stepId, r.generation]));
-  return create(RecordResultBatchResponseSchema, {
-    acks: req.results.map((r, i) => {
-      const stepId = r.stepId.toLowerCase();
-      // A second outcome for the same step within one batch is a duplicate of the first.
-      if (firstIndex.get(stepId) !== i) return { stepId: r.stepId, status: ResultStatus.DUPLICATE };
-      if (appliedIds.has(stepId)) return { stepId: r.stepId, status: ResultStatus.RECORDED };
-      const state = states.get(stepId);
-      const duplicate =
-        state !== undefined &&
-        state.generation === generationOf.get(stepId) &&
-        (state.status === "completed" || state.status === "failed");
-      return { stepId: r.stepId, status: duplicate ? ResultStatus.DUPLICATE : ResultStatus.STALE };
-    }),
+  const acks = req.results.map((r, i) => {
+    const stepId = r.stepId.toLowerCase();
+    // A second outcome for the same step within one batch is a duplicate of the first.
+    if (firstIndex.get(stepId) !== i) return { stepId: r.stepId, status: ResultStatus.DUPLICATE };
+    if (appliedIds.has(stepId)) return { stepId: r.stepId, status: ResultStatus.RECORDED };
+    const state = states.get(stepId);
+    const duplicate =
+      state !== undefined &&
+      state.generation === generationOf.get(stepId) &&
+      (state.status === "completed" || state.status === "failed");
+    return { stepId: r.stepId, status: duplicate ? ResultStatus.DUPLICATE : ResultStatus.STALE };
   });
+  const counts = { recorded: 0, duplicate: 0, stale: 0 };
+  for (const ack of acks) {
+    if (ack.status === ResultStatus.RECORDED) counts.recorded++;
+    else if (ack.status === ResultStatus.DUPLICATE) counts.duplicate++;
+    else counts.stale++;
+  }
+  for (const [status, n] of Object.entries(counts)) if (n > 0) j.metrics.results.inc({ status }, n);
+  observeBatch(j.metrics, "RecordResultBatch", req.results.length);
+  return create(RecordResultBatchResponseSchema, { acks });
+}
+
+/** Links per span: the SDK keeps 128 unless OTEL_SPAN_LINK_COUNT_LIMIT says otherwise. */
+const LINKS_PER_SPAN = Math.max(Number(process.env.OTEL_SPAN_LINK_COUNT_LIMIT) || 128, 1);
+
+/**
+ * Links this call's SERVER span to the span of every step execution the batch carries (their
+ * traceparents), so the trace of each run shows which batch recorded its result. Links past the
+ * SDK's per-span limit go on child spans `RecordResultBatch links`, so none is dropped.
+ */
+function linkResults(results: RecordResultBatchRequest["results"]): void {
+  const span = trace.getActiveSpan();
+  if (!span?.isRecording()) return;
+  const links: Link[] = [];
+  for (const r of results) {
+    const sc = spanContextOf(r.traceparent);
+    if (sc) links.push({ context: sc, attributes: { "weft.step.id": r.stepId, "weft.run.id": r.runId } });
+  }
+  span.addLinks(links.slice(0, LINKS_PER_SPAN));
+  for (let i = LINKS_PER_SPAN; i < links.length; i += LINKS_PER_SPAN) {
+    tracer.startSpan("RecordResultBatch links", { links: links.slice(i, i + LINKS_PER_SPAN) }).end();
+  }
 }

@@ -8,6 +8,7 @@ import { uuidv7 } from "./ids.ts";
 import { toBytea } from "./messages.ts";
 import { sendEvent as storeEvent } from "./store/events.ts";
 import { getRunForUpdate, markReady } from "./store/runs.ts";
+import { inDatabaseSpan } from "./telemetry.ts";
 import { notFound, requireJson, requireName, requireUuid } from "./validation.ts";
 
 export async function sendEvent(j: JournalContext, req: SendEventRequest): Promise<SendEventResponse> {
@@ -15,17 +16,22 @@ export async function sendEvent(j: JournalContext, req: SendEventRequest): Promi
   const name = requireName("event_name", req.eventName);
   const payload = requireJson("payload", req.payload, j.config.maxPayloadBytes);
   const eventId = uuidv7();
-  const delivered = await j.db.transaction().execute(async (trx) => {
-    // The row lock orders this against a turn that journals a wait for the same event.
-    const run = await getRunForUpdate(trx, runId);
-    if (!run) throw notFound("run_id", `run ${runId} does not exist`);
-    if (run.status !== "running") {
-      throw new ConnectError(`run_id: run ${runId} is ${run.status}; it takes no more events`, Code.FailedPrecondition);
-    }
-    const consumed = await storeEvent(trx, { id: eventId, runId, name, payload: toBytea(payload) });
-    if (consumed) await markReady(trx, [runId]);
-    return consumed;
-  });
+  const delivered = await inDatabaseSpan(j, "sendEvent", () =>
+    j.db.transaction().execute(async (trx) => {
+      // The row lock orders this against a turn that journals a wait for the same event.
+      const run = await getRunForUpdate(trx, runId);
+      if (!run) throw notFound("run_id", `run ${runId} does not exist`);
+      if (run.status !== "running") {
+        throw new ConnectError(
+          `run_id: run ${runId} is ${run.status}; it takes no more events`,
+          Code.FailedPrecondition,
+        );
+      }
+      const consumed = await storeEvent(trx, { id: eventId, runId, name, payload: toBytea(payload) });
+      if (consumed) await markReady(trx, [runId]);
+      return consumed;
+    }),
+  );
   await applyCommitEffects(j, { tasks: [], wake: delivered, changedRuns: [runId] });
   return create(SendEventResponseSchema, { eventId, delivered });
 }

@@ -1,8 +1,10 @@
-// StartWorkflow: validates, inserts the run ready to claim (or returns the idempotent twin), wakes coordinators.
+// StartWorkflow: validates, inserts the run ready to claim (or returns the idempotent twin), wakes
+// coordinators. The run keeps the trace context of this call, so its turns join the client's trace.
 import { create } from "@bufbuild/protobuf";
 import type { HandlerContext } from "@connectrpc/connect";
 import { type StartWorkflowRequest, type StartWorkflowResponse, StartWorkflowResponseSchema } from "@weft/contracts";
 import { shardOf } from "@weft/runtime";
+import { currentTraceparent } from "@weft/telemetry";
 import type { JournalContext } from "./context.ts";
 import { uuidv7 } from "./ids.ts";
 import { runToProto, toBytea } from "./messages.ts";
@@ -34,7 +36,9 @@ export async function startWorkflow(
       parentRunId: null,
       parentSeq: null,
       shard: shardOf(id, j.config.shards),
-      traceparent: ctx.requestHeader.get("traceparent"),
+      // This call's SERVER span (a child of the client's span) is the parent of every turn; with
+      // tracing off here, the client's own context is kept.
+      traceparent: currentTraceparent() || ctx.requestHeader.get("traceparent"),
       appVersion: def.app_version,
     },
   ]);
@@ -44,6 +48,7 @@ export async function startWorkflow(
     if (!existing) throw new Error("run insert returned nothing");
     return create(StartWorkflowResponseSchema, { run: runToProto(existing), existing: true });
   }
+  j.metrics.runsStarted.inc({ kind: "root" });
   j.notifier.wake();
   j.notifier.runsChanged([id]);
   return create(StartWorkflowResponseSchema, { run: runToProto(inserted), existing: false });

@@ -19,7 +19,10 @@ export class Sweeper {
         const steps = await redispatchStale(j.db, j.config.dispatchTimeoutMs, BATCH);
         if (steps.length > 0) {
           logger.info({ steps: steps.length }, "republishing tasks past their dispatch timeout");
-          await j.publisher.publish(steps.map((step) => ({ step, workflowName: step.workflow_name })));
+          await j.publisher.publish(
+            steps.map((step) => ({ step, workflowName: step.workflow_name })),
+            "republished",
+          );
           j.notifier.runsChanged(steps.map((s) => s.run_id));
         }
         return { nextInMs: steps.length === BATCH ? 0 : idleMs };

@@ -1,13 +1,18 @@
 // Publishes one StepTask per dispatched step to JetStream, after the commit that created or
 // redispatched it. The message id `<step_id>.<dispatch>` makes a repeated publish harmless; a lost
-// publish is repaired by the sweeper, so failures are logged, not thrown.
+// publish is repaired by the sweeper, so failures are logged, not thrown. Each publish is a
+// PRODUCER span `publish <step name>` in the step's trace (parent: its persisted traceparent, the
+// turn that journaled it), and the message headers carry that span's context to the executor.
 import { create, toBinary } from "@bufbuild/protobuf";
 import type { JetStreamClient } from "@nats-io/jetstream";
 import { headers } from "@nats-io/transport-node";
 import { StepTaskSchema, toTimestamp } from "@weft/contracts";
 import { type Logger, taskSubject } from "@weft/runtime";
+import { context, contextFromTraceparent, injectContext, SpanKind, SpanStatusCode, trace } from "@weft/telemetry";
 import type { StepRow } from "./db.ts";
 import { stepKindToProto } from "./messages.ts";
+import type { JournalMetrics } from "./metrics.ts";
+import { tracer } from "./telemetry.ts";
 
 export interface TaskToPublish {
   step: StepRow;
@@ -18,17 +23,19 @@ export class TaskPublisher {
   private readonly js: JetStreamClient;
   private readonly prefix: string;
   private readonly logger: Logger;
+  private readonly metrics: JournalMetrics;
 
-  constructor(js: JetStreamClient, prefix: string, logger: Logger) {
+  constructor(js: JetStreamClient, prefix: string, logger: Logger, metrics: JournalMetrics) {
     this.js = js;
     this.prefix = prefix;
     this.logger = logger;
+    this.metrics = metrics;
   }
 
   /** Publishes all tasks concurrently; resolves with the number that failed. */
-  async publish(tasks: readonly TaskToPublish[]): Promise<number> {
+  async publish(tasks: readonly TaskToPublish[], reason: "dispatched" | "republished" = "dispatched"): Promise<number> {
     if (tasks.length === 0) return 0;
-    const outcomes = await Promise.allSettled(tasks.map((t) => this.publishOne(t)));
+    const outcomes = await Promise.allSettled(tasks.map((t) => this.publishOne(t, reason)));
     let failed = 0;
     for (const [i, outcome] of outcomes.entries()) {
       if (outcome.status === "rejected") {
@@ -41,10 +48,12 @@ export class TaskPublisher {
         }
       }
     }
+    this.metrics.tasksPublished.inc({ reason }, tasks.length - failed);
+    if (failed > 0) this.metrics.taskPublishFailures.inc(failed);
     return failed;
   }
 
-  private publishOne({ step, workflowName }: TaskToPublish) {
+  private async publishOne({ step, workflowName }: TaskToPublish, reason: "dispatched" | "republished") {
     const task = create(StepTaskSchema, {
       stepId: step.id,
       runId: step.run_id,
@@ -60,11 +69,41 @@ export class TaskPublisher {
       dispatch: step.dispatch,
       createdAt: toTimestamp(step.created_at),
     });
-    const h = step.traceparent ? headers() : undefined;
-    if (h && step.traceparent) h.set("traceparent", step.traceparent);
-    return this.js.publish(taskSubject(this.prefix, step.shard), toBinary(StepTaskSchema, task), {
-      msgID: `${step.id}.${step.dispatch}`,
-      headers: h,
-    });
+    const subject = taskSubject(this.prefix, step.shard);
+    const msgID = `${step.id}.${step.dispatch}`;
+    const data = toBinary(StepTaskSchema, task);
+    const span = tracer.startSpan(
+      `publish ${step.name}`,
+      {
+        kind: SpanKind.PRODUCER,
+        attributes: {
+          "messaging.system": "nats",
+          "messaging.operation.type": "send",
+          "messaging.operation.name": "publish",
+          "messaging.destination.name": subject,
+          "messaging.message.id": msgID,
+          "messaging.message.body.size": data.byteLength,
+          "weft.step.id": step.id,
+          "weft.run.id": step.run_id,
+          "weft.step.kind": step.kind,
+          "weft.step.dispatch": step.dispatch,
+        },
+      },
+      contextFromTraceparent(step.traceparent ?? undefined),
+    );
+    if (reason === "republished") span.addEvent("republished", { "weft.step.dispatch": step.dispatch });
+    const h = headers();
+    injectContext(h, trace.setSpan(context.active(), span));
+    // Tracing off here: still hand the step's own context on, so the executor joins the run's trace.
+    if (!h.has("traceparent") && step.traceparent) h.set("traceparent", step.traceparent);
+    try {
+      return await this.js.publish(subject, data, { msgID, headers: h });
+    } catch (err) {
+      span.recordException(err as Error);
+      span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
+      throw err;
+    } finally {
+      span.end();
+    }
   }
 }

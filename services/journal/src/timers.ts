@@ -6,6 +6,7 @@ import type { JournalContext } from "./context.ts";
 import { BackgroundLoop } from "./loop.ts";
 import { markReady } from "./store/runs.ts";
 import { failTimedOutEvents, fireDueSleeps, lockRunsWithDueTimers, nextTimerDue } from "./store/steps.ts";
+import { inDatabaseSpan } from "./telemetry.ts";
 
 const BATCH = 1000;
 const SAFETY_POLL_MS = 1000;
@@ -17,11 +18,23 @@ export class Timers {
     this.loop = new BackgroundLoop(
       "timers",
       async () => {
-        const { locked, fired, ready } = await j.db.transaction().execute(async (trx) => {
-          const locked = await lockRunsWithDueTimers(trx, BATCH);
-          const fired = [...(await fireDueSleeps(trx, locked)), ...(await failTimedOutEvents(trx, locked))];
-          return { locked, fired, ready: await markReady(trx, fired) };
-        });
+        const { locked, fired, ready, slept, timedOut } = await inDatabaseSpan(j, "timers", () =>
+          j.db.transaction().execute(async (trx) => {
+            const locked = await lockRunsWithDueTimers(trx, BATCH);
+            const slept = await fireDueSleeps(trx, locked);
+            const timedOut = await failTimedOutEvents(trx, locked);
+            const fired = [...slept, ...timedOut];
+            return {
+              locked,
+              fired,
+              ready: await markReady(trx, fired),
+              slept: slept.length,
+              timedOut: timedOut.length,
+            };
+          }),
+        );
+        j.metrics.timersFired.inc({ kind: "sleep" }, slept);
+        j.metrics.timersFired.inc({ kind: "event_timeout" }, timedOut);
         if (fired.length > 0) {
           if (ready.length > 0) j.notifier.wake();
           j.notifier.runsChanged(fired);

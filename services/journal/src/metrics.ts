@@ -1,0 +1,174 @@
+// The journal's Prometheus metrics (served on GET /metrics of the journal's port): RPCs, batch
+// sizes, results, task publishes, timers, run starts and ends, transactions, and gauges read from
+// Postgres at scrape time (shard leases per executor, ready runs and their lag per shard).
+import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import { batchSizeBuckets, Counter, createMetricsRegistry, Gauge, Histogram, type Registry } from "@weft/telemetry";
+import { sql } from "kysely";
+import type { Db } from "./db.ts";
+
+export interface JournalMetrics {
+  registry: Registry;
+  rpcs: Counter<"method" | "code">;
+  rpcSeconds: Histogram<"method">;
+  batchSize: Histogram<"method">;
+  results: Counter<"status">;
+  tasksPublished: Counter<"reason">;
+  taskPublishFailures: Counter;
+  timersFired: Counter<"kind">;
+  runsStarted: Counter<"kind">;
+  runsEnded: Counter<"status">;
+  transactionSeconds: Histogram<"name">;
+}
+
+const latencyBuckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+
+export function createJournalMetrics(db?: Db): JournalMetrics {
+  const registry = createMetricsRegistry("journal");
+  const registers = [registry];
+  const metrics: JournalMetrics = {
+    registry,
+    rpcs: new Counter({
+      name: "weft_journal_rpc_total",
+      help: "RPCs handled, by method and result code",
+      labelNames: ["method", "code"],
+      registers,
+    }),
+    rpcSeconds: new Histogram({
+      name: "weft_journal_rpc_seconds",
+      help: "RPC latency by method",
+      labelNames: ["method"],
+      buckets: latencyBuckets,
+      registers,
+    }),
+    batchSize: new Histogram({
+      name: "weft_journal_batch_size",
+      help: "items per batched call (ClaimRuns: runs claimed, CommitTurns: turns, RecordResultBatch: results)",
+      labelNames: ["method"],
+      buckets: [0, ...batchSizeBuckets],
+      registers,
+    }),
+    results: new Counter({
+      name: "weft_journal_results_total",
+      help: "step results by outcome (recorded, duplicate, stale)",
+      labelNames: ["status"],
+      registers,
+    }),
+    tasksPublished: new Counter({
+      name: "weft_journal_tasks_published_total",
+      help: "step tasks published to JetStream (dispatched after a commit, republished by the sweeper)",
+      labelNames: ["reason"],
+      registers,
+    }),
+    taskPublishFailures: new Counter({
+      name: "weft_journal_task_publish_failures_total",
+      help: "task publishes that failed (the sweeper republishes them)",
+      registers,
+    }),
+    timersFired: new Counter({
+      name: "weft_journal_timers_fired_total",
+      help: "timers fired (sleep: a sleep completed; event_timeout: an event wait failed)",
+      labelNames: ["kind"],
+      registers,
+    }),
+    runsStarted: new Counter({
+      name: "weft_journal_runs_started_total",
+      help: "runs created (root: StartWorkflow, child: a CHILD step)",
+      labelNames: ["kind"],
+      registers,
+    }),
+    runsEnded: new Counter({
+      name: "weft_journal_runs_ended_total",
+      help: "runs ended, by final status",
+      labelNames: ["status"],
+      registers,
+    }),
+    transactionSeconds: new Histogram({
+      name: "weft_journal_db_transaction_seconds",
+      help: "Postgres transaction latency by operation",
+      labelNames: ["name"],
+      buckets: latencyBuckets,
+      registers,
+    }),
+  };
+  for (const status of ["recorded", "duplicate", "stale"]) metrics.results.inc({ status }, 0);
+  for (const reason of ["dispatched", "republished"]) metrics.tasksPublished.inc({ reason }, 0);
+  for (const status of ["completed", "failed", "canceled"]) metrics.runsEnded.inc({ status }, 0);
+  for (const kind of ["root", "child"]) metrics.runsStarted.inc({ kind }, 0);
+  for (const kind of ["sleep", "event_timeout"]) metrics.timersFired.inc({ kind }, 0);
+  if (db) registerDatabaseGauges(registry, db);
+  return metrics;
+}
+
+/** Gauges read from Postgres when scraped: they are right whichever journal replica made the change. */
+function registerDatabaseGauges(registry: Registry, db: Db): void {
+  const registers = [registry];
+  new Gauge({
+    name: "weft_journal_shard_leases_held",
+    help: "unexpired shard leases held, by executor",
+    labelNames: ["executor"],
+    registers,
+    async collect() {
+      this.reset();
+      const rows = await safely(
+        sql<{ owner: string; n: number }>`
+          /* metrics */ SELECT owner, count(*)::int AS n FROM shard_leases
+          WHERE owner IS NOT NULL AND expires_at >= now() GROUP BY owner`.execute(db),
+      );
+      for (const r of rows) this.set({ executor: r.owner }, r.n);
+    },
+  });
+  const readyAge = new Gauge({
+    name: "weft_journal_ready_lag_seconds",
+    help: "age of the oldest ready, unclaimed run, by shard (0 when none waits)",
+    labelNames: ["shard"],
+    registers,
+  });
+  new Gauge({
+    name: "weft_journal_ready_runs",
+    help: "ready runs waiting for a coordinator, by shard",
+    labelNames: ["shard"],
+    registers,
+    async collect() {
+      this.reset();
+      readyAge.reset();
+      const rows = await safely(
+        sql<{ shard: number; n: number; age: number }>`
+          /* metrics */ SELECT shard, count(*)::int AS n,
+                 coalesce(extract(epoch FROM now() - min(ready_at)), 0)::float8 AS age
+          FROM runs WHERE status = 'running' AND ready AND lease_expires IS NULL GROUP BY shard`.execute(db),
+      );
+      for (const r of rows) {
+        this.set({ shard: String(r.shard) }, r.n);
+        readyAge.set({ shard: String(r.shard) }, Math.max(r.age, 0));
+      }
+    },
+  });
+}
+
+async function safely<T>(query: Promise<{ rows: T[] }>): Promise<T[]> {
+  try {
+    return (await query).rows;
+  } catch {
+    // A scrape while Postgres is away reports no rows rather than failing /metrics.
+    return [];
+  }
+}
+
+/** Counts every RPC by method and code and times it. */
+export function rpcMetricsInterceptor(metrics: JournalMetrics): Interceptor {
+  return (next) => async (req) => {
+    const method = req.method.name;
+    const stop = metrics.rpcSeconds.startTimer({ method });
+    try {
+      const res = await next(req);
+      metrics.rpcs.inc({ method, code: "ok" });
+      return res;
+    } catch (err) {
+      const code = ConnectError.from(err).code;
+      metrics.rpcs.inc({ method, code: Code[code] ?? String(code) });
+      throw err;
+    } finally {
+      stop();
+    }
+  };
+}
