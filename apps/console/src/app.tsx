@@ -50,7 +50,7 @@ export function App(props: Env) {
         {page === "run" && runMatch ? (
           <RunPage key={runMatch[1]} runId={runMatch[1]!} />
         ) : page === "timeline" ? (
-          <TimelinePage />
+          <TimelinePage key={path} />
         ) : (
           <RunsPage />
         )}

@@ -260,7 +260,7 @@ function Gantt({ run, steps, now }: { run: Run; steps: Step[]; now: number }) {
   const label = 180;
   const rowH = 22;
   const height = rows.length * rowH + 30;
-  const x = (t: number) => label + ((t - t0) / (t1 - t0)) * (width - label - 10);
+  const x = (t: number) => label + ((t - t0) / (t1 - t0)) * (width - label - 70);
   const ticks = Array.from({ length: 6 }, (_, i) => t0 + ((t1 - t0) * i) / 5);
   return (
     <div className="gantt-wrap">

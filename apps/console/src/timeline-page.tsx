@@ -28,7 +28,8 @@ export function TimelinePage() {
   const [name, setName] = useState(params.get("workflow") ?? "");
   const [windowKey, setWindowKey] = useState(params.get("window") ?? "1 h");
   const [maxRuns, setMaxRuns] = useState(Number(params.get("max") ?? 20_000));
-  const [rowH, setRowH] = useState(Number(params.get("row") ?? 3));
+  const [rowChoice, setRowH] = useState(Number(params.get("row") ?? 0)); // 0: fit
+  const [fitX, setFitX] = useState(params.get("x") !== "all");
   const store = useMemo(
     () =>
       new TimelineStore(synthetic ? undefined : client, {
@@ -87,13 +88,17 @@ export function TimelinePage() {
         </label>
         <label>
           Row height
-          <select value={rowH} onChange={(e) => setRowH(Number(e.target.value))}>
-            {[1, 2, 3, 4, 6, 10].map((n) => (
+          <select value={rowChoice} onChange={(e) => setRowH(Number(e.target.value))}>
+            {[0, 1, 2, 3, 4, 6, 10].map((n) => (
               <option key={n} value={n}>
-                {n} px
+                {n ? `${n} px` : "auto"}
               </option>
             ))}
           </select>
+        </label>
+        <label className="check">
+          <input type="checkbox" name="fit-x" checked={fitX} onChange={(e) => setFitX(e.target.checked)} />
+          time axis fits the rows on screen
         </label>
         <span className="stats" data-testid="timeline-stats">
           {store.entries.length} runs ({running} running), steps read for {withSteps}
@@ -104,7 +109,11 @@ export function TimelinePage() {
       {store.error && <p className="error">{store.error}</p>}
       <Legend entries={store.entries} />
       <StackedChart store={store} />
-      <RunRows store={store} rowH={rowH} />
+      <RunRows
+        store={store}
+        rowH={rowChoice || Math.max(1, Math.min(16, Math.floor(480 / Math.max(1, store.entries.length))))}
+        fitX={fitX}
+      />
       <ShardTable store={store} />
     </section>
   );
@@ -133,11 +142,12 @@ function Legend({ entries }: { entries: Entry[] }) {
 }
 
 /** Time axis shared by the charts: from the first run's creation to the last end (or now). */
-function timeRange(entries: Entry[], now: number): [number, number] {
-  if (entries.length === 0) return [now - 60_000, now];
-  const t0 = entries[0]!.created;
+function timeRange(entries: Entry[], now: number, from = 0, to = entries.length): [number, number] {
+  if (to <= from || entries.length === 0) return [now - 60_000, now];
+  const t0 = entries[from]!.created;
   let t1 = t0 + 1;
-  for (const e of entries) {
+  for (let i = from; i < to; i++) {
+    const e = entries[i]!;
     const end = e.run.status === RunStatus.RUNNING ? now : (e.ended ?? e.created);
     if (end > t1) t1 = end;
   }
@@ -163,12 +173,13 @@ function useCanvas(height: number) {
 
 const PHASE_ALPHA: Record<PhaseKind, number> = { queued: 0.28, executing: 1, settling: 0.8, waiting: 0.2 };
 
-function RunRows({ store, rowH }: { store: TimelineStore; rowH: number }) {
+function RunRows({ store, rowH, fitX }: { store: TimelineStore; rowH: number; fitX: boolean }) {
   const scroller = useRef<HTMLDivElement>(null);
   const viewH = 480;
   const { ref, size } = useCanvas(viewH);
   const [hover, setHover] = useState<{ x: number; y: number; text: string }>();
   const stats = useRef({ rows: 0, withSteps: 0, frames: 0, lastFrameMs: 0, maxFrameMs: 0 });
+  const range = useRef<[number, number]>([0, 1]);
 
   useEffect(() => {
     let raf = 0;
@@ -189,12 +200,24 @@ function RunRows({ store, rowH }: { store: TimelineStore; rowH: number }) {
       const { ctx, w, h } = size();
       ctx.clearRect(0, 0, w, h);
       const entries = store.entries;
-      const [t0, t1] = timeRange(entries, now);
-      const x = (v: number) => ((v - t0) / (t1 - t0)) * (w - 2) + 1;
       const first = Math.floor(top / rowH);
       const last = Math.min(entries.length, Math.ceil((top + h) / rowH) + 1);
+      const [t0, t1] = fitX ? timeRange(entries, now, first, last) : timeRange(entries, now);
+      range.current = [t0, t1];
+      const x = (v: number) => ((v - t0) / (t1 - t0)) * (w - 2) + 1;
       store.visible = [first, last];
       const gap = rowH >= 3 ? 1 : 0;
+      // time grid: +offset from the first run of the whole set
+      const origin = entries[0]?.created ?? t0;
+      ctx.font = "11px system-ui, sans-serif";
+      for (let k = 0; k <= 5; k++) {
+        const tv = t0 + ((t1 - t0) * k) / 5;
+        ctx.globalAlpha = 0.25;
+        ctx.fillStyle = "#8a8f98";
+        ctx.fillRect(x(tv), 0, 1, h);
+        ctx.globalAlpha = 0.8;
+        ctx.fillText(`+${formatDuration(tv - origin)}`, Math.min(x(tv) + 3, w - 60), h - 4);
+      }
       for (let i = first; i < last; i++) {
         const e = entries[i]!;
         const y = i * rowH - top;
@@ -243,7 +266,7 @@ function RunRows({ store, rowH }: { store: TimelineStore; rowH: number }) {
       cancelAnimationFrame(raf);
       el?.removeEventListener("scroll", onScroll);
     };
-  }, [store, rowH, size]);
+  }, [store, rowH, fitX, size]);
 
   const entryAt = (clientX: number, clientY: number) => {
     const c = ref.current!;
@@ -252,7 +275,7 @@ function RunRows({ store, rowH }: { store: TimelineStore; rowH: number }) {
     const i = Math.floor((clientY - r.top + top) / rowH);
     const e = store.entries[i];
     if (!e) return undefined;
-    const [t0, t1] = timeRange(store.entries, Date.now());
+    const [t0, t1] = range.current;
     const t = t0 + ((clientX - r.left) / r.width) * (t1 - t0);
     const bar = e.bars?.find((b) => b.phases.some((p) => t >= p.start && t <= (p.open ? Date.now() : p.end)));
     const phase = bar?.phases.find((p) => t >= p.start && t <= (p.open ? Date.now() : p.end));

@@ -262,6 +262,10 @@ export class TimelineStore {
       let t = t0 + 5 + rnd() * 20;
       let done = true;
       const addStep = (seq: number, name: string, createdAt: number): number => {
+        if (createdAt > now) {
+          done = false;
+          return createdAt;
+        }
         const start = createdAt + rnd() * 400 * (i / n + 0.2);
         const end = start + 20 + rnd() * 80;
         const finished = end < now;
