@@ -15,7 +15,7 @@ import { createTestEnvironment, type TestEnvironment } from "@weft/testkit";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { build } from "vite";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type ConsoleServer, startConsoleServer } from "./console-server.ts";
+import { type ConsoleServer, startConsoleServer, startCorsGateway } from "./console-server.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const dist = join(root, "dist");
@@ -189,5 +189,22 @@ describe(`console in chromium against a real stack`, () => {
     });
     await page.waitForTimeout(300);
     await shot("timeline-20k");
+  });
+
+  it("talks to a journal on another origin through CORS (Connect-Web unary and the watch stream)", async () => {
+    // The journal itself when it answers CORS; else a gateway applying the runtime's CORS policy.
+    const gateway = mode === "cors" ? undefined : await startCorsGateway(stack.journalUrl, [server.origin]);
+    try {
+      const journalUrl = gateway?.url ?? stack.journalUrl;
+      const crossOrigin = `${server.url}?journal=${encodeURIComponent(journalUrl)}`;
+      const run = await startRun({ id: 11, text: "across origins", stepMs: 500 });
+      await page.goto(`${crossOrigin}#/`);
+      await page.locator(`tr[data-run-id="${run.id}"]`).waitFor({ timeout: 15_000 });
+      await page.goto(`${crossOrigin}#/runs/${run.id}`);
+      await page.locator(`section.run-page[data-status="completed"]`).waitFor({ timeout: 30_000 });
+      expect(await page.locator("header .journal").textContent()).toBe(journalUrl);
+    } finally {
+      await gateway?.close();
+    }
   });
 });
