@@ -13,6 +13,15 @@ if ! command -v pg_ctlcluster >/dev/null 2>&1 || ! command -v nats-server >/dev/
   apt-get install -y -qq postgresql nats-server >/dev/null
 fi
 
+# Python clients' runtime and code generator (clients/python), from Debian's packages.
+if ! /usr/bin/python3 -c 'import grpc, google.protobuf' >/dev/null 2>&1 || ! command -v protoc >/dev/null 2>&1 || \
+   ! /usr/bin/python3 -c 'import grpc_tools' >/dev/null 2>&1; then
+  echo "services: installing protobuf-compiler, python3-grpcio, python3-protobuf, python3-grpc-tools" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq protobuf-compiler python3-grpcio python3-protobuf python3-grpc-tools >/dev/null
+fi
+
 if ! pg_up; then
   echo "services: starting PostgreSQL" >&2
   version="$(ls /etc/postgresql | sort -V | tail -n 1)"
