@@ -22,6 +22,14 @@ if ! /usr/bin/python3 -c 'import grpc, google.protobuf' >/dev/null 2>&1 || ! com
   apt-get install -y -qq protobuf-compiler python3-grpcio python3-protobuf python3-grpc-tools >/dev/null
 fi
 
+# The console's browser tests drive Debian's Chromium (never a downloaded browser).
+if [ ! -x /usr/bin/chromium ]; then
+  echo "services: installing chromium" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq chromium >/dev/null
+fi
+
 if ! pg_up; then
   echo "services: starting PostgreSQL" >&2
   version="$(ls /etc/postgresql | sort -V | tail -n 1)"
