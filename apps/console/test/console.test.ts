@@ -1,7 +1,7 @@
 // The console in a real browser (Debian's chromium through playwright-core) against a real,
 // isolated stack running the pipeline app: runs appear and finish live, a run's page with its
 // step timeline, send-event and cancel, the live timeline (real runs, then 20,000 synthetic
-// ones for smoothness). A screenshot of each page goes to docs/screenshots/.
+// ones for smoothness). A screenshot of each page is taken (docs/screenshots/ with WEFT_UPDATE_SCREENSHOTS=1).
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -19,7 +19,11 @@ import { type ConsoleServer, startConsoleServer, startCorsGateway } from "./cons
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const dist = join(root, "dist");
-const shots = join(root, "docs", "screenshots");
+// Screenshots land in a scratch folder; WEFT_UPDATE_SCREENSHOTS=1 refreshes the committed ones.
+const shots =
+  process.env.WEFT_UPDATE_SCREENSHOTS === "1"
+    ? join(root, "docs", "screenshots")
+    : mkdtempSync(join(tmpdir(), "weft-shots-"));
 const appPath = fileURLToPath(new URL("../../../examples/pipeline/src/app.ts", import.meta.url));
 const CHROMIUM = process.env.WEFT_CHROMIUM ?? "/usr/bin/chromium";
 
