@@ -108,39 +108,48 @@ function registerDatabaseGauges(registry: Registry, db: Db): void {
     labelNames: ["executor"],
     registers,
     async collect() {
-      this.reset();
       const rows = await safely(
         sql<{ owner: string; n: number }>`
           /* metrics */ SELECT owner, count(*)::int AS n FROM shard_leases
           WHERE owner IS NOT NULL AND expires_at >= now() GROUP BY owner`.execute(db),
       );
+      this.reset();
       for (const r of rows) this.set({ executor: r.owner }, r.n);
     },
   });
-  const readyAge = new Gauge({
-    name: "weft_journal_ready_lag_seconds",
-    help: "age of the oldest ready, unclaimed run, by shard (0 when none waits)",
-    labelNames: ["shard"],
-    registers,
-  });
+  // One query feeds both gauges; a scrape collects every metric at once, so they share it.
+  let pending: Promise<{ shard: number; n: number; age: number }[]> | undefined;
+  const readyByShard = () => {
+    pending ??= safely(
+      sql<{ shard: number; n: number; age: number }>`
+        /* metrics */ SELECT shard, count(*)::int AS n,
+               coalesce(extract(epoch FROM now() - min(ready_at)), 0)::float8 AS age
+        FROM runs WHERE status = 'running' AND ready AND lease_expires IS NULL GROUP BY shard`.execute(db),
+    ).finally(() => {
+      pending = undefined;
+    });
+    return pending;
+  };
   new Gauge({
     name: "weft_journal_ready_runs",
     help: "ready runs waiting for a coordinator, by shard",
     labelNames: ["shard"],
     registers,
     async collect() {
+      const rows = await readyByShard();
       this.reset();
-      readyAge.reset();
-      const rows = await safely(
-        sql<{ shard: number; n: number; age: number }>`
-          /* metrics */ SELECT shard, count(*)::int AS n,
-                 coalesce(extract(epoch FROM now() - min(ready_at)), 0)::float8 AS age
-          FROM runs WHERE status = 'running' AND ready AND lease_expires IS NULL GROUP BY shard`.execute(db),
-      );
-      for (const r of rows) {
-        this.set({ shard: String(r.shard) }, r.n);
-        readyAge.set({ shard: String(r.shard) }, Math.max(r.age, 0));
-      }
+      for (const r of rows) this.set({ shard: String(r.shard) }, r.n);
+    },
+  });
+  new Gauge({
+    name: "weft_journal_ready_lag_seconds",
+    help: "age of the oldest ready, unclaimed run, by shard (absent when none waits)",
+    labelNames: ["shard"],
+    registers,
+    async collect() {
+      const rows = await readyByShard();
+      this.reset();
+      for (const r of rows) this.set({ shard: String(r.shard) }, Math.max(r.age, 0));
     },
   });
 }

@@ -78,19 +78,33 @@ export function statementShape(text: string): StatementShape {
   const cached = shapes.get(text);
   if (cached) return cached;
   const body = text.replace(/\/\*[\s\S]*?\*\//g, " ").trim();
-  const operation = (/^\w+/.exec(body)?.[0] ?? "QUERY").toUpperCase();
-  const main = operation === "WITH" ? body.slice(body.lastIndexOf(")") + 1) : body;
-  const target =
-    /^\s*(?:update\s+|insert\s+into\s+|delete\s+from\s+)"?(\w+)/i.exec(main)?.[1] ??
-    /\bfrom\s+"?(\w+)/i.exec(main)?.[1];
-  const mainOperation = operation === "WITH" ? (/^\s*(\w+)/.exec(main)?.[1] ?? "WITH").toUpperCase() : operation;
-  const shape = {
-    operation: mainOperation,
-    collection: target === "unnest" ? undefined : target,
-    summary: target && target !== "unnest" ? `${mainOperation} ${target}` : mainOperation,
-  };
+  const first = (/^\w+/.exec(body)?.[0] ?? "QUERY").toUpperCase();
+  const main = first === "WITH" ? mainStatementAfterCtes(body) : body;
+  const operation = first === "WITH" ? (/^\w+/.exec(main)?.[0]?.toUpperCase() ?? "WITH") : first;
+  const named =
+    /^(?:update\s+|insert\s+into\s+|delete\s+from\s+)"?(\w+)/i.exec(main)?.[1] ?? /\bfrom\s+"?(\w+)/i.exec(main)?.[1];
+  const collection = named === undefined || named.toLowerCase() === "unnest" ? undefined : named;
+  const shape = { operation, collection, summary: collection ? `${operation} ${collection}` : operation };
   if (shapes.size < 1000) shapes.set(text, shape);
   return shape;
+}
+
+/** The statement that follows the common table expressions of `WITH a AS (...), b AS (...) <main>`. */
+function mainStatementAfterCtes(body: string): string {
+  let depth = 0;
+  let closed = false;
+  for (let i = 0; i < body.length; i++) {
+    const c = body[i];
+    if (c === "(") depth++;
+    else if (c === ")") {
+      depth--;
+      if (depth === 0) closed = true;
+    } else if (closed && depth === 0 && /\w/.test(c ?? "") && !/\w/.test(body[i - 1] ?? "")) {
+      const rest = body.slice(i);
+      if (/^(select|insert|update|delete)\b/i.test(rest)) return rest;
+    }
+  }
+  return body;
 }
 
 const TRANSACTION_CONTROL = /^\s*(begin|commit|rollback)\b/i;
