@@ -8,4 +8,11 @@ if [ ! -f "$_weft_here/../node_modules/.modules.yaml" ] || [ "$_weft_here/../pnp
   (cd "$_weft_here/.." && pnpm install --frozen-lockfile >&2)
 fi
 bash "$_weft_here/services.sh"
+# The web console (Vite build), rebuilt when its sources are newer than the build.
+_weft_console="$_weft_here/../apps/console"
+if [ -d "$_weft_console/src" ] && { [ ! -f "$_weft_console/dist/index.html" ] || \
+   [ -n "$(find "$_weft_console/src" "$_weft_console/index.html" -newer "$_weft_console/dist/index.html" 2>/dev/null | head -n 1)" ]; }; then
+  (cd "$_weft_console" && pnpm build >/dev/null) || echo "setup: the console did not build" >&2
+fi
+unset _weft_console
 unset _weft_here

@@ -10,12 +10,12 @@ import { create } from "@bufbuild/protobuf";
 import { type Client, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { encodePayload, type Run, RunStatus, StartWorkflowRequestSchema, WorkflowService } from "@weft/contracts";
-import { type Stack, startStack } from "@weft/stack";
+import { type ConsoleServer, type Stack, startConsoleServer, startStack } from "@weft/stack";
 import { createTestEnvironment, type TestEnvironment } from "@weft/testkit";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { build } from "vite";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type ConsoleServer, startConsoleServer, startCorsGateway } from "./console-server.ts";
+import { startCorsGateway } from "./cors-gateway.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const dist = join(root, "dist");

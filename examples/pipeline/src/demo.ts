@@ -1,11 +1,13 @@
 // The main job: starts the Weft stack (journal, coordinators, executors) as processes on the local
 // Postgres and NATS, runs N pipeline workflows through it with a progress bar, prints a summary,
 // and optionally stays up serving clients.
+
+import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { decodePayload, RunStatus, timestampMs, WorkflowService } from "@weft/contracts";
-import { startStack } from "@weft/stack";
+import { startConsoleServer, startStack } from "@weft/stack";
 import { SingleBar } from "cli-progress";
 import { Command, InvalidArgumentError } from "commander";
 import { ensureDatabase } from "./database.ts";
@@ -28,6 +30,7 @@ const program = new Command("weft-demo")
   .option("--submit-concurrency <n>", "StartWorkflow calls in flight", positiveInt("--submit-concurrency", 1), 64)
   .option("--port <port>", "journal port (0 = any free port)", positiveInt("--port"), 7233)
   .option("--serve", "stay up serving clients after the demo (Ctrl-C stops)", false)
+  .option("--console-port <port>", "web console port (the built apps/console)", positiveInt("--console-port"), 7280)
   .option("--log-dir <dir>", "one log file per service process", ".weft/logs")
   .parse();
 
@@ -39,6 +42,7 @@ const opts = program.opts<{
   submitConcurrency: number;
   port: number;
   serve: boolean;
+  consolePort: number;
   logDir: string;
 }>();
 
@@ -61,14 +65,27 @@ const stack = await startStack({
   executors: opts.executors,
   journalPort: opts.port,
   logDir: opts.logDir,
+  serviceEnv: { journal: { WEFT_CORS_ORIGINS: process.env.WEFT_CORS_ORIGINS ?? "*" } },
 });
 out(`Journal serving gRPC, gRPC-Web and Connect on ${stack.journalUrl}`);
+
+// The web console (Connect-Web in the browser), served next to the stack when it is built.
+const consoleDist = fileURLToPath(new URL("../../../apps/console/dist", import.meta.url));
+const consoleServer = existsSync(`${consoleDist}/index.html`)
+  ? await startConsoleServer({ dist: consoleDist, journalUrl: stack.journalUrl, port: opts.consolePort })
+  : undefined;
+out(
+  consoleServer
+    ? `Web console on ${consoleServer.url}`
+    : "Web console not built (pnpm --filter @weft/console build); skipping it",
+);
 
 let stopping = false;
 const stop = async (code: number) => {
   if (stopping) return;
   stopping = true;
   out("Stopping the stack...");
+  await consoleServer?.close();
   await stack.stop();
   process.exit(code);
 };

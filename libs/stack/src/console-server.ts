@@ -1,4 +1,4 @@
-// Serves the built console (dist/) the way the stack's start command is meant to: static files,
+// Serves the built web console (apps/console/dist) for the stack's start command and the browser tests: static files,
 // a config.json telling the page where the journal is, and — for same-origin deployments or a
 // journal without CORS — a pass-through of the journal's WorkflowService under the same origin.
 import { createReadStream, existsSync, statSync } from "node:fs";
@@ -27,6 +27,9 @@ export async function startConsoleServer(options: {
   dist: string;
   /** Journal to proxy `/weft.v1.WorkflowService/*` to (set later with `setJournal` if unknown). */
   journalUrl?: string;
+  /** 0 (the default) picks a free port. */
+  port?: number;
+  host?: string;
 }): Promise<ConsoleServer & { setJournal(url: string): void }> {
   let journal = options.journalUrl ? new URL(options.journalUrl) : undefined;
   const config = { journalUrl: "", jaegerUrl: "http://localhost:16686" };
@@ -70,7 +73,7 @@ export async function startConsoleServer(options: {
     res.writeHead(200, { "content-type": TYPES[extname(file)] ?? "application/octet-stream" });
     createReadStream(file).pipe(res);
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, options.host ?? "127.0.0.1", resolve));
   const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {
     url: `${origin}/`,
@@ -79,51 +82,6 @@ export async function startConsoleServer(options: {
     setJournal: (url) => {
       journal = new URL(url);
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
-}
-
-/**
- * A pass-through to the journal on its own port that answers CORS with the runtime's policy code
- * (`applyCors`, what WEFT_CORS_ORIGINS turns on): lets the test exercise the cross-origin path
- * even where the journal under test does not apply CORS itself.
- */
-export async function startCorsGateway(
-  journalUrl: string,
-  origins: string[],
-): Promise<{ url: string; close(): Promise<void> }> {
-  const { applyCors } = await import("@weft/runtime");
-  const journal = new URL(journalUrl);
-  const server = createServer((req, res) => {
-    if (applyCors({ origins }, req, res)) return;
-    const upstream = request(
-      {
-        host: journal.hostname,
-        port: journal.port,
-        method: req.method,
-        path: req.url,
-        headers: { ...req.headers, host: journal.host },
-      },
-      (up) => {
-        // keep the CORS headers applyCors set; add the journal's own
-        for (const [k, v] of Object.entries(up.headers)) if (v !== undefined) res.setHeader(k, v);
-        res.writeHead(up.statusCode ?? 502);
-        up.pipe(res);
-      },
-    );
-    upstream.on("error", (err) => {
-      if (!res.headersSent) res.writeHead(502);
-      res.end(String(err));
-    });
-    req.pipe(upstream);
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
