@@ -1,6 +1,6 @@
 // The public WorkflowService: start (and idempotent start), reads, list paging and filters, watch,
 // and edge validation of every RPC (with proof that rejected calls wrote nothing).
-import { Code } from "@connectrpc/connect";
+import { Code, type ConnectError } from "@connectrpc/connect";
 import { decodePayload, encodePayload, RunStatus, TurnStatus, toTimestamp } from "@weft/contracts";
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
 import { claimRun, expectConnectError, type Harness, startHarness } from "./harness.ts";
@@ -42,6 +42,33 @@ describe("StartWorkflow", () => {
     expect(second.existing).toBe(true);
     expect(second.run?.id).toBe(first.run?.id);
     expect((await h.query("SELECT id FROM runs WHERE idempotency_key = 'order-42'")).length).toBe(1);
+  });
+
+  test("concurrent starts share INSERTs; a taken key or an unknown workflow affects only its own start", async () => {
+    const batches = async () =>
+      (await h.journal.metrics.batchSize.get()).values.find(
+        (v) => v.metricName === "weft_journal_batch_size_count" && v.labels.method === "StartWorkflow",
+      )?.value ?? 0;
+    const before = await batches();
+    const calls = [
+      ...Array.from({ length: 200 }, (_, i) =>
+        h.workflows.startWorkflow({ workflowName: "pipeline", args: encodePayload(i) }),
+      ),
+      ...Array.from({ length: 5 }, () =>
+        h.workflows.startWorkflow({ workflowName: "pipeline", idempotencyKey: "burst-1" }),
+      ),
+      h.workflows.startWorkflow({ workflowName: "unknown" }),
+    ];
+    const outcomes = await Promise.allSettled(calls);
+    const ok = outcomes.flatMap((o) => (o.status === "fulfilled" ? [o.value] : []));
+    expect(ok).toHaveLength(205);
+    expect(new Set(ok.map((r) => r.run?.id)).size).toBe(201);
+    const keyed = ok.filter((r) => r.run?.idempotencyKey === "burst-1");
+    expect(new Set(keyed.map((r) => r.run?.id)).size).toBe(1);
+    expect(keyed.filter((r) => !r.existing)).toHaveLength(1);
+    const failed = outcomes.at(-1);
+    expect(failed?.status === "rejected" && (failed.reason as ConnectError).code).toBe(Code.NotFound);
+    expect(await batches()).toBeLessThan(before + 100);
   });
 
   test("validation errors write nothing", async () => {

@@ -33,6 +33,28 @@ export async function insertRuns(db: Db, runs: readonly NewRun[]): Promise<RunRo
   return rows;
 }
 
+export type NewRootRun = Omit<NewRun, "parentRunId" | "parentSeq" | "appVersion">;
+
+/**
+ * Inserts root runs of registered workflows (one statement): the workflow's registration is
+ * checked and its app version taken in the same statement. A run whose workflow is not
+ * registered, or whose idempotency key is taken, is not inserted.
+ */
+export async function insertRootRuns(db: Db, runs: readonly NewRootRun[]): Promise<RunRow[]> {
+  if (runs.length === 0) return [];
+  const { rows } = await sql<RunRow>`
+    INSERT INTO runs (id, workflow_name, status, args, idempotency_key, shard, traceparent, app_version, ready, ready_at)
+    SELECT t.id, t.workflow_name, 'running', t.args, t.idempotency_key, t.shard, t.traceparent, d.app_version, true, now()
+    FROM unnest(${runs.map((r) => r.id)}::uuid[], ${runs.map((r) => r.workflowName)}::text[],
+                ${runs.map((r) => r.args)}::bytea[], ${runs.map((r) => r.idempotencyKey)}::text[],
+                ${runs.map((r) => r.shard)}::int[], ${runs.map((r) => r.traceparent)}::text[])
+      AS t(id, workflow_name, args, idempotency_key, shard, traceparent)
+    JOIN workflow_defs d ON d.name = t.workflow_name
+    ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+    RETURNING *`.execute(db);
+  return rows;
+}
+
 export async function getRun(db: Db, id: string): Promise<RunRow | undefined> {
   const { rows } = await sql<RunRow>`SELECT * FROM runs WHERE id = ${id}`.execute(db);
   return rows[0];
