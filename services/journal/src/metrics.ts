@@ -6,11 +6,14 @@ import { batchSizeBuckets, Counter, createMetricsRegistry, Gauge, Histogram, typ
 import { sql } from "kysely";
 import type { Db } from "./db.ts";
 
+export type BatchedMethod = "StartWorkflow" | "ClaimRuns" | "CommitTurns" | "RecordResultBatch";
+
 export interface JournalMetrics {
   registry: Registry;
   rpcs: Counter<"method" | "code">;
   rpcSeconds: Histogram<"method">;
-  batchSize: Histogram<"method">;
+  /** Items per batched call, by method. */
+  batchSize: Record<BatchedMethod, Histogram>;
   results: Counter<"status">;
   tasksPublished: Counter<"reason">;
   taskPublishFailures: Counter;
@@ -40,13 +43,21 @@ export function createJournalMetrics(db?: Db): JournalMetrics {
       buckets: latencyBuckets,
       registers,
     }),
-    batchSize: new Histogram({
-      name: "weft_journal_batch_size",
-      help: "items per batched call (ClaimRuns: runs claimed, CommitTurns: turns, RecordResultBatch: results)",
-      labelNames: ["method"],
-      buckets: [0, ...batchSizeBuckets],
-      registers,
-    }),
+    batchSize: {
+      // StartWorkflow calls are group-committed: runs per INSERT.
+      StartWorkflow: batchHistogram(
+        registry,
+        "weft_journal_start_batch_size",
+        "runs inserted per StartWorkflow INSERT",
+      ),
+      ClaimRuns: batchHistogram(registry, "weft_journal_claim_batch_size", "runs claimed per ClaimRuns call"),
+      CommitTurns: batchHistogram(registry, "weft_journal_commit_batch_size", "turns per CommitTurns call"),
+      RecordResultBatch: batchHistogram(
+        registry,
+        "weft_journal_record_batch_size",
+        "results per RecordResultBatch call",
+      ),
+    },
     results: new Counter({
       name: "weft_journal_results_total",
       help: "step results by outcome (recorded, duplicate, stale)",
@@ -97,6 +108,10 @@ export function createJournalMetrics(db?: Db): JournalMetrics {
   for (const kind of ["sleep", "event_timeout"]) metrics.timersFired.inc({ kind }, 0);
   if (db) registerDatabaseGauges(registry, db);
   return metrics;
+}
+
+function batchHistogram(registry: Registry, name: string, help: string): Histogram {
+  return new Histogram({ name, help, buckets: [0, ...batchSizeBuckets], registers: [registry] });
 }
 
 /** Gauges read from Postgres when scraped: they are right whichever journal replica made the change. */

@@ -66,7 +66,7 @@ export class StartBatcher {
           this.j.db,
           batch.map((p) => p.run),
         ).finally(stop);
-        this.j.metrics.batchSize.observe({ method: "StartWorkflow" }, batch.length);
+        this.j.metrics.batchSize.StartWorkflow.observe(batch.length);
         if (rows.length > 0) this.j.notifier.wake();
         const byId = new Map(rows.map((r) => [r.id, r]));
         for (const p of batch) {

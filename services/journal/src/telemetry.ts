@@ -5,7 +5,7 @@
 import type { Attributes } from "@opentelemetry/api";
 import { context, contextFromTraceparent, type Link, SpanKind, SpanStatusCode, trace } from "@weft/telemetry";
 import type { RunRow } from "./db.ts";
-import type { JournalMetrics } from "./metrics.ts";
+import type { BatchedMethod, JournalMetrics } from "./metrics.ts";
 
 export const tracer = trace.getTracer("weft.journal");
 
@@ -25,8 +25,8 @@ export function databaseAttributes(databaseUrl: string): Attributes {
 }
 
 /** The size of a batched call: a histogram sample and `weft.batch.size` on the call's span. */
-export function observeBatch(metrics: JournalMetrics, method: string, size: number): void {
-  metrics.batchSize.observe({ method }, size);
+export function observeBatch(metrics: JournalMetrics, method: BatchedMethod, size: number): void {
+  metrics.batchSize[method].observe(size);
   trace.getActiveSpan()?.setAttribute("weft.batch.size", size);
 }
 

@@ -71,10 +71,10 @@ test("after some traffic, /metrics has the journal's metrics", async () => {
   expect(sample(text, "weft_journal_rpc_total", { method: "StartWorkflow", code: "ok" })).toBe(1);
   expect(sample(text, "weft_journal_rpc_total", { method: "GetWorkflow", code: "InvalidArgument" })).toBe(1);
   expect(sample(text, "weft_journal_rpc_seconds_count", { method: "CommitTurns" })).toBe(1);
-  for (const method of ["ClaimRuns", "CommitTurns", "RecordResultBatch"]) {
-    expect(sample(text, "weft_journal_batch_size_count", { method })).toBeGreaterThanOrEqual(1);
+  for (const name of ["start", "claim", "commit", "record"]) {
+    expect(sample(text, `weft_journal_${name}_batch_size_count`)).toBeGreaterThanOrEqual(1);
   }
-  expect(sample(text, "weft_journal_batch_size_sum", { method: "RecordResultBatch" })).toBe(3);
+  expect(sample(text, "weft_journal_record_batch_size_sum")).toBe(3);
   expect(sample(text, "weft_journal_results_total", { status: "recorded" })).toBe(2);
   expect(sample(text, "weft_journal_results_total", { status: "duplicate" })).toBe(1);
   expect(sample(text, "weft_journal_results_total", { status: "stale" })).toBe(0);

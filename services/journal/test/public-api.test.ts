@@ -46,8 +46,8 @@ describe("StartWorkflow", () => {
 
   test("concurrent starts share INSERTs; a taken key or an unknown workflow affects only its own start", async () => {
     const batches = async () =>
-      (await h.journal.metrics.batchSize.get()).values.find(
-        (v) => v.metricName === "weft_journal_batch_size_count" && v.labels.method === "StartWorkflow",
+      (await h.journal.metrics.batchSize.StartWorkflow.get()).values.find(
+        (v) => v.metricName === "weft_journal_start_batch_size_count",
       )?.value ?? 0;
     const before = await batches();
     const calls = [
