@@ -25,7 +25,7 @@ export async function cancelWorkflow(j: JournalContext, req: CancelWorkflowReque
   );
   if (outcome) {
     recordRunEnds(j.metrics, outcome.ended);
-    await applyCommitEffects(j, {
+    applyCommitEffects(j, {
       tasks: outcome.hookTasks.map((step) => ({ step, workflowName: step.workflow_name })),
       wake: outcome.readyRuns.length > 0,
       changedRuns: [...outcome.ended.map((r) => r.id), ...outcome.readyRuns],

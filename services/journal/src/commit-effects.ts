@@ -1,5 +1,6 @@
 // What follows a committed transaction: publish tasks, wake coordinators, notify watchers, re-arm
-// timers. Postgres already holds the truth; each effect only makes the system react sooner.
+// timers. Postgres already holds the truth; each effect only makes the system react sooner, so
+// none holds up the RPC's answer (task publishes complete in the background).
 import type { JournalContext } from "./context.ts";
 import type { TaskToPublish } from "./task-publisher.ts";
 
@@ -11,9 +12,9 @@ export interface CommitEffects {
   earliestTimer?: Date | null;
 }
 
-export async function applyCommitEffects(j: JournalContext, effects: CommitEffects): Promise<void> {
+export function applyCommitEffects(j: JournalContext, effects: CommitEffects): void {
   if (effects.wake) j.notifier.wake();
   j.notifier.runsChanged(effects.changedRuns);
   if (effects.earliestTimer) j.rearmTimers(effects.earliestTimer);
-  await j.publisher.publish(effects.tasks);
+  j.publisher.dispatch(effects.tasks);
 }

@@ -205,7 +205,7 @@ export async function commitTurns(j: JournalContext, req: CommitTurnsRequest): P
   }
   const workflowOf = new Map([...passed.values()].map((r) => [r.id, r.workflow_name]));
   const readyAgain = [...passed.values()].some((r) => !endedIds.has(r.id) && (r.ready || readyNow.has(r.id)));
-  await applyCommitEffects(j, {
+  applyCommitEffects(j, {
     tasks: [
       ...inserted
         .filter((s) => TASK_KINDS.includes(s.kind))

@@ -117,6 +117,7 @@ export async function startJournal(config: JournalConfig, options: JournalOption
       heartbeatSteps: (req) => heartbeatSteps(j, req),
       leaseShards: (req) => leaseShards(j, req),
     };
+    cleanup.push({ name: "task publishes", run: () => j.publisher.settle() });
     const server = await startServer({
       host: config.host,
       port: config.port,

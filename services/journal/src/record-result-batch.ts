@@ -73,7 +73,7 @@ export async function recordResultBatch(
     }),
   );
 
-  await applyCommitEffects(j, {
+  applyCommitEffects(j, {
     tasks: [],
     wake: readyRuns.length > 0,
     changedRuns: applied.map((a) => a.run_id),

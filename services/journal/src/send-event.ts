@@ -32,6 +32,6 @@ export async function sendEvent(j: JournalContext, req: SendEventRequest): Promi
       return consumed;
     }),
   );
-  await applyCommitEffects(j, { tasks: [], wake: delivered, changedRuns: [runId] });
+  applyCommitEffects(j, { tasks: [], wake: delivered, changedRuns: [runId] });
   return create(SendEventResponseSchema, { eventId, delivered });
 }

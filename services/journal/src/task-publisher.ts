@@ -32,7 +32,25 @@ export class TaskPublisher {
     this.metrics = metrics;
   }
 
-  /** Publishes all tasks concurrently; resolves with the number that failed. */
+  private readonly inFlight = new Set<Promise<number>>();
+
+  /**
+   * Starts publishing without making the caller wait for JetStream's acks (the commit already
+   * holds the truth; a lost publish is the sweeper's to repair): an RPC answers one hop sooner.
+   */
+  dispatch(tasks: readonly TaskToPublish[], reason: "dispatched" | "republished" = "dispatched"): void {
+    if (tasks.length === 0) return;
+    const p = this.publish(tasks, reason);
+    this.inFlight.add(p);
+    void p.finally(() => this.inFlight.delete(p));
+  }
+
+  /** Waits for every dispatched publish (at shutdown, before the NATS connection drains). */
+  async settle(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+  }
+
+  /** Publishes all tasks concurrently; resolves with the number that failed (never rejects). */
   async publish(tasks: readonly TaskToPublish[], reason: "dispatched" | "republished" = "dispatched"): Promise<number> {
     if (tasks.length === 0) return 0;
     const outcomes = await Promise.allSettled(tasks.map((t) => this.publishOne(t, reason)));

@@ -118,9 +118,11 @@ describe("one trace per run, the journal's part", () => {
 
     const tasks = await takeAllTasks(h, 2);
     expect(tasks).toHaveLength(2);
-    const publishes = spans().filter(
-      (s) => s.name.startsWith("publish ") && s.spanContext().traceId === client.traceId,
-    );
+    // A publish span ends with JetStream's ack, which may come after the consumer got the message.
+    const publishes = await eventually(async () => {
+      const found = spans().filter((s) => s.name.startsWith("publish ") && s.spanContext().traceId === client.traceId);
+      return found.length === 2 && found;
+    });
     expect(publishes.map((p) => p.name).sort()).toEqual(["publish analyzeA", "publish analyzeB"]);
     for (const task of tasks) {
       const publish = publishes.find((p) => p.attributes["weft.step.id"] === task.task.stepId);
