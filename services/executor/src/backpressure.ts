@@ -32,6 +32,7 @@ export class Backpressure {
   /** How often each reason paused a pull (for metrics and tests). */
   readonly pauses: Record<PauseReason, number> = { concurrency: 0, held: 0, bytes: 0, heap: 0 };
   private readonly running: () => number;
+  private readonly onPause: ((reason: PauseReason) => void) | undefined;
 
   /** `running`: handlers running now; call `handlerFinished()` whenever one ends. */
   constructor(
@@ -39,7 +40,9 @@ export class Backpressure {
     running: () => number,
     limits: BackpressureLimits,
     heapUsed = () => getHeapStatistics().used_heap_size,
+    onPause?: (reason: PauseReason) => void,
   ) {
+    this.onPause = onPause;
     this.held = held;
     this.running = running;
     this.limits = limits;
@@ -106,7 +109,10 @@ export class Backpressure {
       if (!head) return;
       const reason = this.blocked();
       if (reason !== undefined) {
-        if (!head.paused) this.pauses[reason]++;
+        if (!head.paused) {
+          this.pauses[reason]++;
+          this.onPause?.(reason);
+        }
         head.paused = true;
         return;
       }

@@ -16,6 +16,7 @@ describe("executorConfigFromEnv", () => {
       maxInflightBytes: 256 * 1024 * 1024,
       maxHeapBytes: 1024 * 1024 * 1024,
       drainTimeoutMs: 20_000,
+      queueLagIntervalMs: 5_000,
       prefix: "weft",
       journalUrl: "http://127.0.0.1:7233",
     });

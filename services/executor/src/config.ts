@@ -18,6 +18,7 @@ export const executorEnv = {
   WEFT_MAX_INFLIGHT_BYTES: envInt(1024, 16 * 1024 * MiB, 256 * MiB),
   WEFT_MAX_HEAP_MB: envInt(64, 1024 * 1024, 1024),
   WEFT_DRAIN_TIMEOUT_MS: envInt(0, 600_000, 20_000),
+  WEFT_QUEUE_LAG_INTERVAL_MS: envInt(100, 600_000, 5_000),
 };
 
 /** Everything `startExecutor` needs; tests build it with `executorConfig(overrides)`. */
@@ -42,6 +43,8 @@ export interface ExecutorConfig {
   fetchExpiresMs: number;
   /** Held tasks older than this get `working()` and a step heartbeat on each keep-alive sweep. */
   keepAliveMs: number;
+  /** How often the backlog of each owned shard is read for the queue-lag metrics. */
+  queueLagIntervalMs: number;
 }
 
 export function defaultExecutorId(): string {
@@ -66,6 +69,7 @@ export function executorConfig(overrides: Partial<ExecutorConfig> = {}): Executo
     drainTimeoutMs: 20_000,
     fetchExpiresMs: 3_000,
     keepAliveMs: 10_000,
+    queueLagIntervalMs: 5_000,
     ...overrides,
   };
 }
@@ -91,6 +95,7 @@ export function executorConfigFromEnv(env: Record<string, string | undefined> = 
     maxInflightBytes: e.WEFT_MAX_INFLIGHT_BYTES,
     maxHeapBytes: e.WEFT_MAX_HEAP_MB * MiB,
     drainTimeoutMs: e.WEFT_DRAIN_TIMEOUT_MS,
+    queueLagIntervalMs: e.WEFT_QUEUE_LAG_INTERVAL_MS,
   });
   return { config, appPath: e.WEFT_APP, logLevel: e.WEFT_LOG_LEVEL };
 }

@@ -2,22 +2,27 @@
 // → step runner → flusher → acks, plus rate-limit notices, task keep-alive and the health server.
 // `stop()` is the graceful drain: not serving, stop pulling, finish (or at the deadline abandon)
 // running handlers, flush, ack, release shard leases, close NATS, close the server.
+// Prometheus metrics are served on GET /metrics of the executor port (metrics.ts).
 import { setTimeout as sleep } from "node:timers/promises";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { jetstream } from "@nats-io/jetstream";
+import { type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { SpanKind } from "@opentelemetry/api";
 import { StepKind as ProtoStepKind, WorkerRole } from "@weft/contracts";
-import { connectNats, type Logger, startServer } from "@weft/runtime";
+import { connectNats, type Logger, startServer, taskStream } from "@weft/runtime";
 import type { App, StepKind } from "@weft/sdk";
+import { clientTraceInterceptor, metricsHandler } from "@weft/telemetry";
 import { Backpressure } from "./backpressure.ts";
 import type { ExecutorConfig } from "./config.ts";
 import { ResultFlusher } from "./flush.ts";
 import { DRAIN_DEADLINE, HeldTasks } from "./held-tasks.ts";
 import { createJournalClient, type JournalClient } from "./journal-client.ts";
+import { createExecutorMetrics, type ExecutorMetrics, QueueLagPoller, registerGauges } from "./metrics.ts";
 import { RateLimits } from "./rate-limits.ts";
 import { ensureShardConsumer, ShardConsumer } from "./shard-consumer.ts";
 import { ShardLeases } from "./shard-leases.ts";
 import { StepRunner } from "./step-runner.ts";
 import { TaskDispatcher } from "./task-dispatcher.ts";
+import { tracer } from "./tracing.ts";
 
 export interface StartExecutorOptions {
   config: ExecutorConfig;
@@ -33,6 +38,8 @@ export interface RunningExecutor {
   /** Shards consumed now. */
   shards(): number[];
   readonly stats: ExecutorStats;
+  /** The Prometheus registry behind GET /metrics. */
+  readonly metrics: ExecutorMetrics;
   /** Graceful drain; resolves when everything is flushed (or abandoned at the deadline) and closed. */
   stop(): Promise<void>;
 }
@@ -56,7 +63,8 @@ const KIND: Record<StepKind, ProtoStepKind> = {
 export async function startExecutor(options: StartExecutorOptions): Promise<RunningExecutor> {
   const { config, app } = options;
   const logger = options.logger.child({ executorId: config.executorId });
-  const journal = options.journal ?? createJournalClient(config.journalUrl);
+  const journal = options.journal ?? createJournalClient(config.journalUrl, [clientTraceInterceptor]);
+  const metrics = createExecutorMetrics();
 
   const registered = await register(journal, config, app, logger);
   if (registered.subjectPrefix && registered.subjectPrefix !== config.prefix) {
@@ -67,6 +75,7 @@ export async function startExecutor(options: StartExecutorOptions): Promise<Runn
 
   const nc = await connectNats(config.natsUrl, `executor ${config.executorId}`);
   const js = jetstream(nc);
+  const stream = taskStream(config.prefix);
   const rateLimits = new RateLimits({ nc, prefix: config.prefix, executorId: config.executorId, logger });
   await rateLimits.start();
 
@@ -86,25 +95,46 @@ export async function startExecutor(options: StartExecutorOptions): Promise<Runn
       await journal.recordResultBatch({ executorId: config.executorId, results }, { signal });
     },
     isRejection: (err) => ConnectError.from(err).code === Code.InvalidArgument,
+    // Runs under the flush span: the ack batch is its child.
     recorded: (entries) => {
+      const span = tracer.startSpan(`ack ${stream}`, {
+        kind: SpanKind.CLIENT,
+        attributes: {
+          "messaging.system": "nats",
+          "messaging.operation.type": "settle",
+          "messaging.operation.name": "ack",
+          "messaging.destination.name": stream,
+          "messaging.batch.message_count": entries.length,
+        },
+      });
       for (const e of entries) held.ack(e.held);
+      metrics.acks.inc(entries.length);
+      span.end();
     },
+    metrics,
   });
-  const runner = new StepRunner({ app, rateLimits, logger });
+  const runner = new StepRunner({ app, rateLimits, logger, metrics });
   const tasks = new TaskDispatcher({
     held,
     runner,
     flusher,
     logger,
     onHandlerDone: () => backpressure.handlerFinished(),
+    metrics,
   });
-  const backpressure = new Backpressure(held, () => tasks.active, {
-    concurrency: config.concurrency,
-    // Results waiting for a slow journal keep their tasks held; bound those too.
-    maxHeld: config.concurrency * HELD_PER_SLOT,
-    maxInflightBytes: config.maxInflightBytes,
-    maxHeapBytes: config.maxHeapBytes,
-  });
+  const backpressure = new Backpressure(
+    held,
+    () => tasks.active,
+    {
+      concurrency: config.concurrency,
+      // Results waiting for a slow journal keep their tasks held; bound those too.
+      maxHeld: config.concurrency * HELD_PER_SLOT,
+      maxInflightBytes: config.maxInflightBytes,
+      maxHeapBytes: config.maxHeapBytes,
+    },
+    undefined,
+    (reason) => metrics.backpressurePauses.inc({ reason }),
+  );
 
   const consumers = new Map<number, ShardConsumer>();
   const stopping = new Set<Promise<void>>();
@@ -125,7 +155,8 @@ export async function startExecutor(options: StartExecutorOptions): Promise<Runn
       fetchBatch: config.fetchBatch,
       fetchExpiresMs: config.fetchExpiresMs,
       logger,
-      deliver: (msg) => tasks.deliver(msg),
+      deliver: (msg, receive) => tasks.deliver(msg, receive),
+      metrics,
     });
     consumers.set(shard, consumer);
     consumer.start();
@@ -152,9 +183,38 @@ export async function startExecutor(options: StartExecutorOptions): Promise<Runn
     },
   });
 
+  registerGauges(metrics, {
+    handlersRunning: () => tasks.active,
+    heldTasks: () => held.count,
+    heldBytes: () => held.bytes,
+    bufferedResults: () => flusher.pending,
+    flushCallsInFlight: () => flusher.callsInFlight,
+    shardLeases: () => leases.shards.length,
+  });
+  let jsm: Promise<JetStreamManager> | undefined;
+  const queueLag = new QueueLagPoller({
+    metrics,
+    jsm: () => {
+      jsm ??= jetstreamManager(nc).catch((err: unknown) => {
+        jsm = undefined;
+        throw err;
+      });
+      return jsm;
+    },
+    prefix: config.prefix,
+    shards: () => [...consumers.keys()],
+    intervalMs: config.queueLagIntervalMs,
+    logger,
+  });
+
   let server: Awaited<ReturnType<typeof startServer>>;
   try {
-    server = await startServer({ port: config.port, routes: () => {}, services: [] });
+    server = await startServer({
+      port: config.port,
+      routes: () => {},
+      services: [],
+      fallback: metricsHandler(metrics.registry),
+    });
     try {
       await leases.start();
       await Promise.all([...starting]);
@@ -169,6 +229,7 @@ export async function startExecutor(options: StartExecutorOptions): Promise<Runn
     await nc.close();
     throw err;
   }
+  queueLag.start();
   server.health.setServing(true);
   logger.info({ shards: leases.shards, shardCount: leases.shardCount }, "executor started");
 
@@ -209,6 +270,7 @@ export async function startExecutor(options: StartExecutorOptions): Promise<Runn
       if (released > 0) logger.warn({ released }, "gave back unrecorded tasks");
     });
     await step("send acks", () => nc.flush());
+    await step("stop queue-lag polling", () => queueLag.stop());
     await step("release shard leases", () => leases.stop());
     await step("stop rate-limit notices", () => rateLimits.stop());
     await step("close NATS", () => nc.close());
@@ -226,6 +288,7 @@ export async function startExecutor(options: StartExecutorOptions): Promise<Runn
       backpressurePauses: backpressure.pauses,
       held: () => held.count,
     },
+    metrics,
     stop: () => {
       stopped ??= drain();
       return stopped;

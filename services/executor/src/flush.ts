@@ -3,12 +3,17 @@
 // call carries them all. Batches are split by count and bytes; a second call starts only for a
 // full batch. Tasks are acked only after their call returned; a failed call is retried with
 // backoff until it succeeds or the executor stops (then the tasks stay unacked and are redelivered).
+// Each batch is sent under a `flush` span linked to the execution span of every result it carries
+// (the RecordResultBatch client span and the ack batch are its children); retries are its events.
 import { setTimeout as sleep } from "node:timers/promises";
 import { create, toBinary } from "@bufbuild/protobuf";
+import { context, ROOT_CONTEXT, trace } from "@opentelemetry/api";
 import { FailureSchema, type StepResult, StepResultSchema } from "@weft/contracts";
 import type { Logger } from "@weft/runtime";
 import { backoffMs, type RetryPolicy } from "@weft/sdk";
 import type { HeldTask } from "./held-tasks.ts";
+import type { ExecutorMetrics } from "./metrics.ts";
+import { failSpan, startSpanWithLinks } from "./tracing.ts";
 
 export interface FlushEntry {
   readonly held: HeldTask;
@@ -33,6 +38,7 @@ export interface ResultFlusherOptions {
    * sent): the batch is bisected to find the offending result, which is replaced by a failure.
    */
   isRejection?(err: unknown): boolean;
+  metrics?: Pick<ExecutorMetrics, "flushResults" | "flushBytes" | "flushSeconds" | "recordFailures">;
 }
 
 interface Entry extends FlushEntry {
@@ -180,33 +186,64 @@ export class ResultFlusher {
 
   private async send(batch: Entry[]): Promise<void> {
     const signal = this.stopping.signal;
+    const { metrics, logger } = this.options;
     const policy = this.options.retry ?? CALL_RETRY;
     const results = batch.map((e) => e.result);
-    for (let attempt = 1; ; attempt++) {
-      this.stats.calls++;
-      try {
-        await this.options.record(results, signal);
-        this.stats.results += batch.length;
-        this.options.recorded(batch);
-        return;
-      } catch (err) {
-        this.stats.failedCalls++;
-        if (signal.aborted) return; // stopping: the tasks stay unacked and are redelivered
-        if (this.options.isRejection?.(err)) {
-          await this.bisect(batch, err);
-          return;
-        }
-        const delay = backoffMs(policy, attempt);
-        this.options.logger.warn(
-          { err, results: batch.length, attempt, retryInMs: Math.round(delay) },
-          "recording results failed; retrying",
-        );
+    let bytes = 0;
+    for (const e of batch) bytes += e.bytes;
+    const span = startSpanWithLinks(
+      "flush",
+      batch.map((e) => e.held.spanContext),
+      { "weft.batch.size": batch.length, "weft.batch.bytes": bytes },
+    );
+    const ctx = trace.setSpan(ROOT_CONTEXT, span);
+    try {
+      for (let attempt = 1; ; attempt++) {
+        this.stats.calls++;
+        const startedAt = performance.now();
         try {
-          await sleep(delay, undefined, { signal });
-        } catch {
+          await context.with(ctx, () => this.options.record(results, signal));
+          metrics?.flushSeconds.observe((performance.now() - startedAt) / 1000);
+          metrics?.flushResults.observe(batch.length);
+          metrics?.flushBytes.observe(bytes);
+          this.stats.results += batch.length;
+          context.with(ctx, () => this.options.recorded(batch));
           return;
+        } catch (err) {
+          this.stats.failedCalls++;
+          metrics?.recordFailures.inc();
+          if (signal.aborted) {
+            // stopping: the tasks stay unacked and are redelivered
+            span.addEvent("abandoned: executor stopping", { "weft.flush.attempt": attempt });
+            failSpan(span, err);
+            return;
+          }
+          if (this.options.isRejection?.(err)) {
+            span.addEvent("rejected: bisecting", { "weft.flush.attempt": attempt });
+            await context.with(ctx, () => this.bisect(batch, err));
+            return;
+          }
+          const delay = backoffMs(policy, attempt);
+          span.addEvent("retry", {
+            "weft.flush.attempt": attempt,
+            "weft.retry.backoff_ms": Math.round(delay),
+            "exception.message": (err as Error).message,
+          });
+          context.with(ctx, () =>
+            logger.warn(
+              { err, results: batch.length, attempt, retryInMs: Math.round(delay) },
+              "recording results failed; retrying",
+            ),
+          );
+          try {
+            await sleep(delay, undefined, { signal });
+          } catch {
+            return;
+          }
         }
       }
+    } finally {
+      span.end();
     }
   }
 }

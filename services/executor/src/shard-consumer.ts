@@ -1,11 +1,16 @@
 // Pulls one shard's tasks: a loop of JetStream fetches on the shard's durable pull consumer, each
 // sized by the room backpressure grants. Stopping ends the loop after the pull in progress expires;
-// a message that arrives after the stop is given back (nak) for another executor.
+// a message that arrives after the stop is given back (nak) for another executor. A pull that
+// brought messages is a `receive` span (started lazily at the first message, so empty polls leave
+// no span), linked from each execution it started.
 import { setTimeout as sleep } from "node:timers/promises";
 import { AckPolicy, type Consumer, type JetStreamClient, type JsMsg, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
+import { ROOT_CONTEXT, type Span, type SpanContext, SpanKind } from "@opentelemetry/api";
 import { type Logger, shardConsumer, taskStream, taskSubject } from "@weft/runtime";
 import type { Backpressure } from "./backpressure.ts";
+import type { ExecutorMetrics } from "./metrics.ts";
+import { failSpan, linkableContext, tracer } from "./tracing.ts";
 
 export interface ShardConsumerOptions {
   shard: number;
@@ -17,7 +22,8 @@ export interface ShardConsumerOptions {
   fetchExpiresMs: number;
   logger: Logger;
   /** Takes ownership of a received task message (must ack or nak it eventually). */
-  deliver(msg: JsMsg): void;
+  deliver(msg: JsMsg, receive: SpanContext | undefined): void;
+  metrics?: Pick<ExecutorMetrics, "fetchSize" | "fetchFailures">;
 }
 
 const DEFAULT_ACK_WAIT_MS = 30_000;
@@ -86,10 +92,17 @@ export class ShardConsumer {
       const granted = await backpressure.reserve(want, signal);
       if (granted === 0) break;
       let got = 0;
+      let span: Span | undefined;
+      let receive: SpanContext | undefined;
+      const pulledAt = Date.now();
       try {
         consumer ??= await js.consumers.get(taskStream(prefix), shardConsumer(prefix, shard));
         const messages = await consumer.fetch({ max_messages: granted, expires: fetchExpiresMs });
         for await (const msg of messages) {
+          if (got === 0) {
+            span = this.startReceiveSpan(pulledAt, granted);
+            receive = linkableContext(span);
+          }
           got++;
           backpressure.consume();
           this.received++;
@@ -97,18 +110,46 @@ export class ShardConsumer {
             msg.nak();
             continue;
           }
-          this.options.deliver(msg);
+          this.options.deliver(msg, receive);
         }
         failures = 0;
         want = got >= granted ? Math.min(fetchBatch, granted * 2) : Math.min(fetchBatch, Math.max(MIN_PULL, got));
+        this.options.metrics?.fetchSize.observe(got);
       } catch (err) {
         failures++;
         consumer = undefined;
+        this.options.metrics?.fetchFailures.inc();
+        if (span) failSpan(span, err);
         logger.warn({ err, shard }, "pulling tasks failed; retrying");
         await sleep(Math.min(5_000, 100 * 2 ** Math.min(failures, 6)), undefined, { signal }).catch(() => {});
       } finally {
         backpressure.unreserve(granted - got);
+        if (span) {
+          span.setAttribute("messaging.batch.message_count", got);
+          span.end();
+        }
       }
     }
+  }
+
+  private startReceiveSpan(startTime: number, requested: number): Span {
+    const { prefix, shard } = this.options;
+    return tracer.startSpan(
+      `receive ${taskSubject(prefix, shard)}`,
+      {
+        kind: SpanKind.CLIENT,
+        startTime,
+        attributes: {
+          "messaging.system": "nats",
+          "messaging.operation.type": "receive",
+          "messaging.operation.name": "fetch",
+          "messaging.destination.name": taskSubject(prefix, shard),
+          "messaging.consumer.group.name": shardConsumer(prefix, shard),
+          "weft.fetch.requested": requested,
+          "weft.shard": shard,
+        },
+      },
+      ROOT_CONTEXT,
+    );
   }
 }

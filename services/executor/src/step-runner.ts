@@ -1,9 +1,11 @@
 // Runs one task's handler to an outcome: the step's handler (or the workflow's onComplete hook
 // for ON_COMPLETE tasks) with its retry policy, per-attempt timeout and the shared rate-limit
 // pauses. Every path ends in a result to record, except an external abort (drain deadline, or
-// the journal saying the step finished), which abandons the task.
+// the journal saying the step finished), which abandons the task. Each attempt is a child span of
+// the execution span; backoffs and rate-limit pauses are events on it with their delays.
 import { setTimeout as sleep } from "node:timers/promises";
 import { create } from "@bufbuild/protobuf";
+import { context, INVALID_SPAN_CONTEXT, type Span, trace } from "@opentelemetry/api";
 import {
   decodePayload,
   encodePayload,
@@ -26,7 +28,9 @@ import {
   TimeoutError,
   toFailure,
 } from "@weft/sdk";
+import type { ExecutorMetrics } from "./metrics.ts";
 import type { RateLimits } from "./rate-limits.ts";
+import { failSpan, traceparentOf, tracer } from "./tracing.ts";
 
 export type StepOutcome = { kind: "result"; result: StepResult } | { kind: "abandoned"; reason: unknown };
 
@@ -43,7 +47,13 @@ export interface StepRunnerOptions {
   logger: Logger;
   /** For tests: the jitter source of the backoff. */
   random?: () => number;
+  metrics?: Pick<ExecutorMetrics, "attempts" | "retries" | "rateLimitPauses">;
 }
+
+/** Metric label of steps this executor cannot run (bounded label values). */
+export const UNKNOWN_STEP = "(unknown)";
+
+const NO_SPAN = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
 
 export class StepRunner {
   private readonly options: StepRunnerOptions;
@@ -52,9 +62,19 @@ export class StepRunner {
     this.options = options;
   }
 
-  /** `signal` aborts from outside (drain deadline, step finished): the outcome is then "abandoned". */
-  async run(task: StepTask, signal: AbortSignal): Promise<StepOutcome> {
+  /** The step name for metrics: a registered step, `<workflow>.onComplete`, or UNKNOWN_STEP. */
+  label(task: StepTask): string {
+    const r = this.resolve(task);
+    return r instanceof Error ? UNKNOWN_STEP : r.name;
+  }
+
+  /**
+   * `signal` aborts from outside (drain deadline, step finished): the outcome is then "abandoned".
+   * `span` is the execution span: attempts become its children, the result carries its traceparent.
+   */
+  async run(task: StepTask, signal: AbortSignal, span: Span = NO_SPAN): Promise<StepOutcome> {
     const startedAt = Date.now();
+    const traceparent = traceparentOf(span);
     const finish = (attempt: number, outcome: StepResult["outcome"]): StepOutcome => ({
       kind: "result",
       result: create(StepResultSchema, {
@@ -65,6 +85,7 @@ export class StepRunner {
         outcome,
         startedAt: toTimestamp(startedAt),
         finishedAt: toTimestamp(Date.now()),
+        traceparent,
       }),
     });
     const fail = (attempt: number, err: unknown) => finish(attempt, { case: "failure", value: failureOf(err) });
@@ -78,16 +99,33 @@ export class StepRunner {
       return fail(1, new NonRetryableError(`step "${task.stepName}": invalid args: ${(err as Error).message}`));
     }
 
-    const { rateLimits, random } = this.options;
+    const { rateLimits, random, metrics } = this.options;
+    const recording = span.isRecording();
+    const parent = recording ? trace.setSpan(context.active(), span) : undefined;
+    const label = { step: runnable.name };
     for (let attempt = 1; ; ) {
       try {
+        if (recording) {
+          const until = rateLimits.pausedUntil(runnable.name);
+          if (until !== undefined) {
+            span.addEvent("rate-limit pause", { "weft.pause_ms": until - Date.now(), "weft.step.attempt": attempt });
+          }
+        }
         await rateLimits.waitUntilOpen(runnable.name, signal);
       } catch {
         return { kind: "abandoned", reason: signal.reason };
       }
       if (signal.aborted) return { kind: "abandoned", reason: signal.reason };
+      metrics?.attempts.inc(label);
+      const attemptSpan = parent
+        ? tracer.startSpan(`attempt ${attempt}`, { attributes: { "weft.step.attempt": attempt } }, parent)
+        : undefined;
       try {
-        const value = await runAttempt(runnable, args, contextOf(task, attempt), signal);
+        const ctx = contextOf(task, attempt);
+        const value = attemptSpan
+          ? await context.with(trace.setSpan(parent!, attemptSpan), () => runAttempt(runnable, args, ctx, signal))
+          : await runAttempt(runnable, args, ctx, signal);
+        attemptSpan?.end();
         let payload: Uint8Array;
         try {
           payload = encodePayload(value);
@@ -99,15 +137,29 @@ export class StepRunner {
         }
         return finish(attempt, { case: "result", value: payload });
       } catch (err) {
+        if (attemptSpan) {
+          failSpan(attemptSpan, err);
+          attemptSpan.end();
+        }
         if (signal.aborted) return { kind: "abandoned", reason: signal.reason };
         const retryAfterMs = rateLimitOf(err);
         if (retryAfterMs !== undefined) {
+          metrics?.rateLimitPauses.inc(label);
+          span.addEvent("rate-limited", { "weft.step.attempt": attempt, "weft.retry_after_ms": retryAfterMs });
           rateLimits.report(runnable.name, retryAfterMs);
           continue; // not counted
         }
         if (isNonRetryable(err) || attempt >= runnable.retry.maxAttempts) return fail(attempt, err);
+        const delay = backoffMs(runnable.retry, attempt, random);
+        metrics?.retries.inc(label);
+        span.addEvent("retry", {
+          "weft.step.attempt": attempt,
+          "weft.retry.backoff_ms": Math.round(delay),
+          "exception.type": err instanceof Error ? err.name : typeof err,
+          "exception.message": err instanceof Error ? err.message : String(err),
+        });
         try {
-          await sleep(backoffMs(runnable.retry, attempt, random), undefined, { signal });
+          await sleep(delay, undefined, { signal });
         } catch {
           return { kind: "abandoned", reason: signal.reason };
         }

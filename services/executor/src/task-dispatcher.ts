@@ -1,13 +1,17 @@
 // The life of one task message: decode, hold, run the step, hand the result to the flusher (which
 // acks after recording). Abandoned tasks go back to the stream: at the drain deadline (nak, for
-// redelivery) or when the journal said the step finished (ack, nothing to record).
+// redelivery) or when the journal said the step finished (ack, nothing to record). Each task runs
+// under its execution span (tracing.ts), ended when the outcome is known.
 import { fromBinary } from "@bufbuild/protobuf";
 import type { JsMsg } from "@nats-io/jetstream";
+import { type SpanContext, SpanStatusCode } from "@opentelemetry/api";
 import { StepTaskSchema } from "@weft/contracts";
 import type { Logger } from "@weft/runtime";
 import type { ResultFlusher } from "./flush.ts";
 import { type HeldTasks, STEP_FINISHED } from "./held-tasks.ts";
+import type { ExecutorMetrics } from "./metrics.ts";
 import type { StepRunner } from "./step-runner.ts";
+import { failSpan, linkableContext, startExecutionSpan } from "./tracing.ts";
 
 export interface TaskDispatcherOptions {
   held: HeldTasks;
@@ -16,6 +20,10 @@ export interface TaskDispatcherOptions {
   logger: Logger;
   /** Called after each handler ends (its slot is free). */
   onHandlerDone?: () => void;
+  metrics?: Pick<
+    ExecutorMetrics,
+    "stepsStarted" | "stepsFinished" | "stepsFailed" | "stepsAbandoned" | "stepSeconds" | "acks"
+  >;
 }
 
 export class TaskDispatcher {
@@ -33,8 +41,9 @@ export class TaskDispatcher {
     return this.running;
   }
 
-  deliver(msg: JsMsg): void {
-    const { held, runner, flusher, logger } = this.options;
+  /** Takes a received message; `receive` is the span of the pull that brought it (linked). */
+  deliver(msg: JsMsg, receive?: SpanContext): void {
+    const { held, runner, flusher, logger, metrics } = this.options;
     this.stats.delivered++;
     let task: ReturnType<typeof fromBinary<typeof StepTaskSchema>>;
     try {
@@ -46,23 +55,48 @@ export class TaskDispatcher {
       msg.term();
       return;
     }
-    const entry = held.add(msg, task);
+    const span = startExecutionSpan(msg, task, receive);
+    const entry = held.add(msg, task, linkableContext(span));
+    const label = metrics ? { step: runner.label(task) } : undefined;
+    if (label) metrics!.stepsStarted.inc(label);
+    const startedAt = performance.now();
     this.running++;
     runner
-      .run(task, entry.controller.signal)
+      .run(task, entry.controller.signal, span)
       .then(
         (outcome) => {
           if (outcome.kind === "result") {
+            const failed = outcome.result.outcome.case === "failure";
+            if (label) {
+              metrics!.stepSeconds.observe(label, (performance.now() - startedAt) / 1000);
+              metrics!.stepsFinished.inc({ step: label.step, outcome: failed ? "failed" : "completed" });
+              if (failed) metrics!.stepsFailed.inc(label);
+            }
+            if (span.isRecording()) {
+              span.setAttribute("weft.step.attempt", outcome.result.attempt);
+              if (failed) {
+                const f = outcome.result.outcome.value as { name: string; message: string };
+                span.setStatus({ code: SpanStatusCode.ERROR, message: `${f.name}: ${f.message}` });
+              }
+            }
+            span.end();
             flusher.add(entry, outcome.result);
             return;
           }
           this.stats.abandoned++;
-          if (outcome.reason === STEP_FINISHED) held.ack(entry);
-          else held.release(entry);
+          if (label) metrics!.stepsAbandoned.inc(label);
+          span.addEvent("abandoned", { "weft.abandon.reason": String(outcome.reason) });
+          span.end();
+          if (outcome.reason === STEP_FINISHED) {
+            held.ack(entry);
+            metrics?.acks.inc();
+          } else held.release(entry);
         },
         (err: unknown) => {
           // The runner turns every handler error into a result; this is a bug in the executor.
           logger.error({ err, stepId: task.stepId }, "step runner failed; giving the task back");
+          failSpan(span, err);
+          span.end();
           held.release(entry);
         },
       )
