@@ -5,5 +5,6 @@ export * from "./gen/weft/v1/journal_service_pb.js";
 export * from "./gen/weft/v1/task_pb.js";
 export * from "./gen/weft/v1/types_pb.js";
 export * from "./gen/weft/v1/workflow_service_pb.js";
+export * from "./names.ts";
 export * from "./payload.ts";
 export * from "./time.ts";

@@ -8,8 +8,9 @@ import {
   type Failure,
   FailureSchema,
   NewStepSchema,
-  StepKind,
-  StepStatus,
+  stepKindNames,
+  stepKindValues,
+  stepStatusNames,
   type Turn,
   TurnCompletionSchema,
   TurnSchema,
@@ -18,30 +19,8 @@ import {
 } from "@weft/contracts";
 import type { JournalStep, NewStepCommand, StepKindName, TurnInput, TurnOutcome } from "@weft/sdk/workflow";
 
-const kindNames: Record<number, StepKindName> = {
-  [StepKind.QUERY]: "query",
-  [StepKind.MUTATION]: "mutation",
-  [StepKind.ACTION]: "action",
-  [StepKind.SLEEP]: "sleep",
-  [StepKind.EVENT]: "event",
-  [StepKind.CHILD]: "child",
-};
-
-const kindValues: Record<StepKindName, StepKind> = {
-  query: StepKind.QUERY,
-  mutation: StepKind.MUTATION,
-  action: StepKind.ACTION,
-  sleep: StepKind.SLEEP,
-  event: StepKind.EVENT,
-  child: StepKind.CHILD,
-};
-
-const statusNames = {
-  [StepStatus.RUNNING]: "running",
-  [StepStatus.COMPLETED]: "completed",
-  [StepStatus.FAILED]: "failed",
-  [StepStatus.CANCELED]: "canceled",
-} as const;
+/** Kinds the workflow code journals (the on-complete hook is the journal's own). */
+const replayedKinds = new Set<string>(["query", "mutation", "action", "sleep", "event", "child"]);
 
 function failureOf(error: Failure | undefined): { name: string; message: string } | undefined {
   return error ? { name: error.name, message: error.message } : undefined;
@@ -53,14 +32,14 @@ export function replayInput(claimed: ClaimedRun): TurnInput {
   if (!run) throw new Error("journal returned a claimed run without its run");
   const steps: JournalStep[] = [];
   for (const step of claimed.steps) {
-    const kind = kindNames[step.kind];
-    if (step.seq === 0 || kind === undefined) continue;
-    const status = statusNames[step.status as keyof typeof statusNames] ?? "running";
+    const kind = stepKindNames[step.kind];
+    if (step.seq === 0 || !replayedKinds.has(kind)) continue;
+    const status = stepStatusNames[step.status] === "unspecified" ? "running" : stepStatusNames[step.status];
     steps.push({
       seq: step.seq,
       name: step.name,
-      kind,
-      status,
+      kind: kind as StepKindName,
+      status: status as JournalStep["status"],
       result: status === "completed" ? decodePayload(step.result) : undefined,
       failure: failureOf(step.error),
       completionOrder: step.completionOrder,
@@ -83,7 +62,7 @@ function newStep(command: NewStepCommand) {
   return create(NewStepSchema, {
     seq: command.seq,
     name: command.name,
-    kind: kindValues[command.kind],
+    kind: stepKindValues[command.kind],
     args: encodePayload(command.args),
     wakeAt: command.wakeAtMs === undefined ? undefined : toTimestamp(command.wakeAtMs),
     eventName: command.eventName ?? "",

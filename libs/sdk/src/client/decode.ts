@@ -6,24 +6,19 @@ import {
   fromTimestamp,
   type Failure as ProtoFailure,
   type Run,
-  RunStatus,
+  type RunStatus,
+  type RunStatusName,
+  runStatusNames,
+  runStatusValues,
   type Step,
-  StepKind,
-  StepStatus,
+  type StepKindName,
+  type StepStatusName,
+  stepKindNames,
+  stepStatusNames,
 } from "@weft/contracts";
 import type { Failure } from "../errors.ts";
 
-export type RunStatusName = "running" | "completed" | "failed" | "canceled" | "unspecified";
-export type StepKindName =
-  | "query"
-  | "mutation"
-  | "action"
-  | "sleep"
-  | "event"
-  | "child"
-  | "on_complete"
-  | "unspecified";
-export type StepStatusName = "running" | "completed" | "failed" | "canceled" | "unspecified";
+export type { RunStatusName, StepKindName, StepStatusName } from "@weft/contracts";
 
 export interface RunSnapshot<R = unknown> {
   id: string;
@@ -79,39 +74,17 @@ export interface EventSnapshot {
   consumedBySeq: number | undefined;
 }
 
-const RUN_STATUS: Record<RunStatus, RunStatusName> = {
-  [RunStatus.UNSPECIFIED]: "unspecified",
-  [RunStatus.RUNNING]: "running",
-  [RunStatus.COMPLETED]: "completed",
-  [RunStatus.FAILED]: "failed",
-  [RunStatus.CANCELED]: "canceled",
-};
-
-const STEP_STATUS: Record<StepStatus, StepStatusName> = {
-  [StepStatus.UNSPECIFIED]: "unspecified",
-  [StepStatus.RUNNING]: "running",
-  [StepStatus.COMPLETED]: "completed",
-  [StepStatus.FAILED]: "failed",
-  [StepStatus.CANCELED]: "canceled",
-};
-
-const STEP_KIND: Record<StepKind, StepKindName> = {
-  [StepKind.UNSPECIFIED]: "unspecified",
-  [StepKind.QUERY]: "query",
-  [StepKind.MUTATION]: "mutation",
-  [StepKind.ACTION]: "action",
-  [StepKind.SLEEP]: "sleep",
-  [StepKind.EVENT]: "event",
-  [StepKind.CHILD]: "child",
-  [StepKind.ON_COMPLETE]: "on_complete",
-};
+const RUN_STATUS = runStatusNames;
+const STEP_STATUS = stepStatusNames;
+const STEP_KIND = stepKindNames;
 
 export function runStatusName(status: RunStatus): RunStatusName {
   return RUN_STATUS[status] ?? "unspecified";
 }
 
 export function runStatusFromName(name: RunStatusName): RunStatus {
-  for (const [value, n] of Object.entries(RUN_STATUS)) if (n === name) return Number(value) as RunStatus;
+  const value = runStatusValues[name];
+  if (value !== undefined) return value;
   throw new RangeError(`unknown run status "${name}"; expected running, completed, failed or canceled`);
 }
 
