@@ -139,13 +139,16 @@ export interface FenceInput {
  * Releases the leases of the turns whose owner and token still match an unexpired lease, and locks
  * those runs for the rest of the transaction. Returns the runs that passed.
  */
-export async function fenceAndRelease(db: Db, owner: string, turns: readonly FenceInput[]): Promise<RunRow[]> {
-  const { rows } = await sql<RunRow>`
+/** What a commit needs of a fenced run (not its args or result: payloads stay in Postgres). */
+export type FencedRun = Pick<RunRow, "id" | "workflow_name" | "generation" | "shard" | "ready" | "traceparent">;
+
+export async function fenceAndRelease(db: Db, owner: string, turns: readonly FenceInput[]): Promise<FencedRun[]> {
+  const { rows } = await sql<FencedRun>`
     UPDATE runs SET lease_owner = NULL, lease_expires = NULL, updated_at = now()
     FROM unnest(${turns.map((t) => t.runId)}::uuid[], ${turns.map((t) => t.token.toString())}::bigint[]) AS t(id, token)
     WHERE runs.id = t.id AND runs.status = 'running' AND runs.lease_owner = ${owner}
       AND runs.lease_token = t.token AND runs.lease_expires >= now()
-    RETURNING runs.*`.execute(db);
+    RETURNING runs.id, runs.workflow_name, runs.generation, runs.shard, runs.ready, runs.traceparent`.execute(db);
   return rows;
 }
 

@@ -23,13 +23,17 @@ export interface NewStepRow {
 
 const CHUNK = 2000;
 
-/** Inserts steps with ON CONFLICT DO NOTHING on (run_id, generation, seq); returns the inserted rows. */
+/**
+ * Inserts steps with ON CONFLICT DO NOTHING on (run_id, generation, seq); returns the inserted rows.
+ * Postgres sends back only what it decided (id, timestamps): the rows are made from the input, so
+ * the steps' args do not travel back.
+ */
 export async function insertSteps(db: Db, steps: readonly NewStepRow[]): Promise<StepRow[]> {
   const inserted: StepRow[] = [];
   for (let i = 0; i < steps.length; i += CHUNK) {
     const chunk = steps.slice(i, i + CHUNK);
     const col = <T>(f: (s: NewStepRow) => T) => chunk.map(f);
-    const { rows } = await sql<StepRow>`
+    const { rows } = await sql<Pick<StepRow, "id" | "created_at" | "dispatched_at">>`
       INSERT INTO steps (id, run_id, generation, seq, name, kind, status, args, wake_at, timeout_at, event_name,
                          child_workflow_name, child_run_id, dispatch, dispatched_at, shard, traceparent)
       SELECT t.id, t.run_id, t.generation, t.seq, t.name, t.kind, 'running', t.args, t.wake_at, t.timeout_at,
@@ -44,10 +48,45 @@ export async function insertSteps(db: Db, steps: readonly NewStepRow[]): Promise
         AS t(id, run_id, generation, seq, name, kind, args, wake_at, timeout_at, event_name, child_workflow_name,
              child_run_id, dispatched, shard, traceparent)
       ON CONFLICT (run_id, generation, seq) DO NOTHING
-      RETURNING *`.execute(db);
-    inserted.push(...rows);
+      RETURNING id, created_at, dispatched_at`.execute(db);
+    const decided = new Map(rows.map((r) => [r.id, r]));
+    for (const step of chunk) {
+      const row = decided.get(step.id);
+      if (row) inserted.push(newStepRow(step, row));
+    }
   }
   return inserted;
+}
+
+/** The row a fresh insert holds (the column defaults of the steps table). */
+function newStepRow(s: NewStepRow, decided: Pick<StepRow, "created_at" | "dispatched_at">): StepRow {
+  return {
+    id: s.id,
+    run_id: s.runId,
+    generation: s.generation,
+    seq: s.seq,
+    name: s.name,
+    kind: s.kind,
+    status: "running",
+    args: s.args,
+    result: null,
+    error: null,
+    attempt: 0,
+    wake_at: s.wakeAt,
+    timeout_at: s.timeoutAt,
+    event_name: s.eventName,
+    child_workflow_name: s.childWorkflowName,
+    child_run_id: s.childRunId,
+    completion_order: null,
+    dispatch: s.dispatched ? 1 : 0,
+    dispatched_at: decided.dispatched_at,
+    heartbeat_at: null,
+    shard: s.shard,
+    traceparent: s.traceparent,
+    created_at: decided.created_at,
+    started_at: null,
+    completed_at: null,
+  };
 }
 
 /** Steps of the runs' current generations, ordered by run then seq. */
