@@ -42,6 +42,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     },
     interceptors: options.interceptors,
     readMaxBytes: options.readMaxBytes,
+    // Services talk over fast local networks with small protobuf messages: gzip costs more CPU
+    // than it saves (measured ~1.3% of the journal's CPU under load).
+    acceptCompression: [],
     fallback: options.fallback,
   });
   const h2 = http2.createServer({}, handler);

@@ -31,6 +31,8 @@ export interface JournalConfig {
   taskAckWaitMs?: number;
   /** Replicas of the task stream (3 on a JetStream cluster). */
   streamReplicas?: number;
+  /** Origins allowed to call from browsers (Connect-Web); "*" for any. */
+  corsOrigins?: string[];
 }
 
 export function journalConfigFromEnv(env: Record<string, string | undefined> = process.env): JournalConfig {
@@ -48,5 +50,6 @@ export function journalConfigFromEnv(env: Record<string, string | undefined> = p
     dbPoolSize: e.WEFT_DB_POOL_SIZE,
     taskAckWaitMs: e.WEFT_TASK_ACK_WAIT_MS,
     streamReplicas: e.WEFT_STREAM_REPLICAS,
+    corsOrigins: e.WEFT_CORS_ORIGINS,
   };
 }

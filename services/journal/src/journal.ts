@@ -3,9 +3,8 @@
 
 import type { ServiceImpl } from "@connectrpc/connect";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
-import { connect } from "@nats-io/transport-node";
 import { JournalService, WorkflowService } from "@weft/contracts";
-import { createLogger, type Logger, startServer } from "@weft/runtime";
+import { connectNats, createLogger, type Logger, startServer } from "@weft/runtime";
 import { metricsHandler, serverTraceInterceptor } from "@weft/telemetry";
 import { cancelWorkflow } from "./cancel-workflow.ts";
 import { claimRuns } from "./claim-runs.ts";
@@ -44,22 +43,6 @@ export interface JournalOptions {
   onQuery?: (sql: string) => void;
 }
 
-/**
- * The journal's NATS connection: the settings of @weft/runtime's connectNats, without the client's
- * async stack traces (an Error made per request, i.e. per task publish: about 9% of the journal's
- * CPU under load; a failed publish is logged by step id and repaired by the sweeper anyway).
- */
-function connectJournalNats(url: string) {
-  return connect({
-    servers: url.split(","),
-    name: "weft-journal",
-    maxReconnectAttempts: -1,
-    reconnectTimeWait: 250,
-    pingInterval: 10_000,
-    noAsyncTraces: true,
-  });
-}
-
 export async function startJournal(config: JournalConfig, options: JournalOptions = {}): Promise<RunningJournal> {
   const logger = options.logger ?? createLogger("journal");
   const db = openDatabase(config.databaseUrl, config.dbPoolSize, options.onQuery);
@@ -80,7 +63,7 @@ export async function startJournal(config: JournalConfig, options: JournalOption
   try {
     await migrate(db);
     await ensureShards(db, config.shards);
-    const nc = await connectJournalNats(config.natsUrl);
+    const nc = await connectNats(config.natsUrl, "weft-journal");
     cleanup.push({ name: "nats", run: () => nc.drain() });
     await ensureTaskStream(await jetstreamManager(nc), config.prefix, config.shards, {
       ackWaitMs: config.taskAckWaitMs,
@@ -126,6 +109,7 @@ export async function startJournal(config: JournalConfig, options: JournalOption
       // Every call is a SERVER span continuing the caller's trace, counted and timed.
       interceptors: [serverTraceInterceptor, rpcMetricsInterceptor(metrics)],
       fallback: metricsHandler(metrics.registry),
+      cors: { origins: config.corsOrigins ?? [] },
       routes: (router) => {
         router.service(WorkflowService, workflowService);
         router.service(JournalService, journalService);
