@@ -113,7 +113,7 @@ export async function startExecutor(options: StartExecutorOptions): Promise<Runn
     },
     metrics,
   });
-  const runner = new StepRunner({ app, rateLimits, logger, metrics });
+  const runner = new StepRunner({ app, rateLimits, logger });
   const tasks = new TaskDispatcher({
     held,
     runner,

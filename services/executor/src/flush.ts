@@ -6,13 +6,14 @@
 // Each batch is sent under a `flush` span linked to the execution span of every result it carries
 // (the RecordResultBatch client span and the ack batch are its children); retries are its events.
 import { setTimeout as sleep } from "node:timers/promises";
-import { create, toBinary } from "@bufbuild/protobuf";
+import { create } from "@bufbuild/protobuf";
 import { context, ROOT_CONTEXT, trace } from "@opentelemetry/api";
 import { FailureSchema, type StepResult, StepResultSchema } from "@weft/contracts";
 import type { Logger } from "@weft/runtime";
 import { backoffMs, type RetryPolicy } from "@weft/sdk";
 import type { HeldTask } from "./held-tasks.ts";
 import type { ExecutorMetrics } from "./metrics.ts";
+import { stepResultBytes } from "./result-size.ts";
 import { failSpan, startSpanWithLinks } from "./tracing.ts";
 
 export interface FlushEntry {
@@ -79,7 +80,7 @@ export class ResultFlusher {
   }
 
   add(held: HeldTask, result: StepResult): void {
-    let bytes = toBinary(StepResultSchema, result).length + ENTRY_OVERHEAD;
+    let bytes = stepResultBytes(result) + ENTRY_OVERHEAD;
     if (bytes > this.options.maxBytes) {
       // One result that can never fit a batch would block its task forever: record why instead.
       const tooLarge = create(StepResultSchema, {
@@ -93,7 +94,7 @@ export class ResultFlusher {
         },
       });
       result = tooLarge;
-      bytes = toBinary(StepResultSchema, result).length + ENTRY_OVERHEAD;
+      bytes = stepResultBytes(result) + ENTRY_OVERHEAD;
     }
     this.buffer.push({ held, result, bytes });
     this.bufferBytes += bytes;

@@ -5,7 +5,7 @@
 // the execution span; backoffs and rate-limit pauses are events on it with their delays.
 import { setTimeout as sleep } from "node:timers/promises";
 import { create } from "@bufbuild/protobuf";
-import { context, INVALID_SPAN_CONTEXT, type Span, trace } from "@opentelemetry/api";
+import { context, type Span, trace } from "@opentelemetry/api";
 import {
   decodePayload,
   encodePayload,
@@ -28,9 +28,9 @@ import {
   TimeoutError,
   toFailure,
 } from "@weft/sdk";
-import type { ExecutorMetrics } from "./metrics.ts";
+import type { StepSeries } from "./metrics.ts";
 import type { RateLimits } from "./rate-limits.ts";
-import { failSpan, traceparentOf, tracer } from "./tracing.ts";
+import { failSpan, NO_SPAN, traceparentOf, tracer } from "./tracing.ts";
 
 export type StepOutcome = { kind: "result"; result: StepResult } | { kind: "abandoned"; reason: unknown };
 
@@ -47,13 +47,10 @@ export interface StepRunnerOptions {
   logger: Logger;
   /** For tests: the jitter source of the backoff. */
   random?: () => number;
-  metrics?: Pick<ExecutorMetrics, "attempts" | "retries" | "rateLimitPauses">;
 }
 
 /** Metric label of steps this executor cannot run (bounded label values). */
 export const UNKNOWN_STEP = "(unknown)";
-
-const NO_SPAN = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
 
 export class StepRunner {
   private readonly options: StepRunnerOptions;
@@ -71,8 +68,14 @@ export class StepRunner {
   /**
    * `signal` aborts from outside (drain deadline, step finished): the outcome is then "abandoned".
    * `span` is the execution span: attempts become its children, the result carries its traceparent.
+   * `series`: the step's metrics (attempts, retries, rate-limit pauses).
    */
-  async run(task: StepTask, signal: AbortSignal, span: Span = NO_SPAN): Promise<StepOutcome> {
+  async run(
+    task: StepTask,
+    signal: AbortSignal,
+    span: Span = NO_SPAN,
+    series?: Pick<StepSeries, "attempts" | "retries" | "rateLimitPauses">,
+  ): Promise<StepOutcome> {
     const startedAt = Date.now();
     const traceparent = traceparentOf(span);
     const finish = (attempt: number, outcome: StepResult["outcome"]): StepOutcome => ({
@@ -99,10 +102,9 @@ export class StepRunner {
       return fail(1, new NonRetryableError(`step "${task.stepName}": invalid args: ${(err as Error).message}`));
     }
 
-    const { rateLimits, random, metrics } = this.options;
+    const { rateLimits, random } = this.options;
     const recording = span.isRecording();
     const parent = recording ? trace.setSpan(context.active(), span) : undefined;
-    const label = { step: runnable.name };
     for (let attempt = 1; ; ) {
       try {
         if (recording) {
@@ -116,7 +118,7 @@ export class StepRunner {
         return { kind: "abandoned", reason: signal.reason };
       }
       if (signal.aborted) return { kind: "abandoned", reason: signal.reason };
-      metrics?.attempts.inc(label);
+      series?.attempts.inc();
       const attemptSpan = parent
         ? tracer.startSpan(`attempt ${attempt}`, { attributes: { "weft.step.attempt": attempt } }, parent)
         : undefined;
@@ -144,14 +146,14 @@ export class StepRunner {
         if (signal.aborted) return { kind: "abandoned", reason: signal.reason };
         const retryAfterMs = rateLimitOf(err);
         if (retryAfterMs !== undefined) {
-          metrics?.rateLimitPauses.inc(label);
+          series?.rateLimitPauses.inc();
           span.addEvent("rate-limited", { "weft.step.attempt": attempt, "weft.retry_after_ms": retryAfterMs });
           rateLimits.report(runnable.name, retryAfterMs);
           continue; // not counted
         }
         if (isNonRetryable(err) || attempt >= runnable.retry.maxAttempts) return fail(attempt, err);
         const delay = backoffMs(runnable.retry, attempt, random);
-        metrics?.retries.inc(label);
+        series?.retries.inc();
         span.addEvent("retry", {
           "weft.step.attempt": attempt,
           "weft.retry.backoff_ms": Math.round(delay),
@@ -201,38 +203,61 @@ function contextOf(task: StepTask, attempt: number) {
   return { stepId: task.stepId, runId: task.runId, workflowName: task.workflowName, seq: task.seq, attempt };
 }
 
-/** One attempt: the handler races its signal, which aborts on the timeout or from outside. */
-async function runAttempt(
+/**
+ * One attempt: the handler races its signal, which aborts on the timeout or from outside. Without
+ * a timeout the handler gets the task's own signal (no controller, one listener per attempt).
+ */
+function runAttempt(
   runnable: Runnable,
   args: unknown,
   base: Omit<StepContext, "signal">,
   outer: AbortSignal,
 ): Promise<unknown> {
-  const controller = new AbortController();
-  const onOuter = () => controller.abort(outer.reason);
-  outer.addEventListener("abort", onOuter, { once: true });
-  const timer =
-    runnable.timeoutMs === undefined
-      ? undefined
-      : setTimeout(
-          () => controller.abort(new TimeoutError(`step "${runnable.name}" timed out after ${runnable.timeoutMs} ms`)),
-          runnable.timeoutMs,
-        );
-  let onAbort: (() => void) | undefined;
-  const aborted = new Promise<never>((_, reject) => {
-    onAbort = () => reject(controller.signal.reason);
-    controller.signal.addEventListener("abort", onAbort, { once: true });
-  });
-  try {
-    const ctx: StepContext = { ...base, signal: controller.signal };
+  return new Promise((resolve, reject) => {
+    let signal = outer;
+    let timer: NodeJS.Timeout | undefined;
+    let onOuter: (() => void) | undefined;
+    if (runnable.timeoutMs !== undefined) {
+      const controller = new AbortController();
+      onOuter = () => controller.abort(outer.reason);
+      outer.addEventListener("abort", onOuter, { once: true });
+      timer = setTimeout(
+        () => controller.abort(new TimeoutError(`step "${runnable.name}" timed out after ${runnable.timeoutMs} ms`)),
+        runnable.timeoutMs,
+      );
+      signal = controller.signal;
+    }
+    let settled = false;
+    const settle = () => {
+      if (settled) return false;
+      settled = true;
+      clearTimeout(timer);
+      if (onOuter) outer.removeEventListener("abort", onOuter);
+      signal.removeEventListener("abort", onAbort);
+      return true;
+    };
     // A handler that ignores its signal keeps running in the background; its outcome is dropped.
-    return await Promise.race([Promise.resolve().then(() => runnable.handler(args, ctx)), aborted]);
-  } finally {
-    clearTimeout(timer);
-    outer.removeEventListener("abort", onOuter);
-    if (onAbort) controller.signal.removeEventListener("abort", onAbort);
-    aborted.catch(() => {});
-  }
+    const onAbort = () => {
+      if (settle()) reject(signal.reason);
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+    const ctx: StepContext = { ...base, signal };
+    let value: unknown;
+    try {
+      value = runnable.handler(args, ctx);
+    } catch (err) {
+      if (settle()) reject(err);
+      return;
+    }
+    Promise.resolve(value).then(
+      (v) => {
+        if (settle()) resolve(v);
+      },
+      (err: unknown) => {
+        if (settle()) reject(err);
+      },
+    );
+  });
 }
 
 // Branch on the stable error names, so errors from another copy of the SDK are recognised too.

@@ -9,7 +9,7 @@ import { StepTaskSchema } from "@weft/contracts";
 import type { Logger } from "@weft/runtime";
 import type { ResultFlusher } from "./flush.ts";
 import { type HeldTasks, STEP_FINISHED } from "./held-tasks.ts";
-import type { ExecutorMetrics } from "./metrics.ts";
+import { type ExecutorMetrics, stepSeries } from "./metrics.ts";
 import type { StepRunner } from "./step-runner.ts";
 import { failSpan, linkableContext, startExecutionSpan } from "./tracing.ts";
 
@@ -20,10 +20,7 @@ export interface TaskDispatcherOptions {
   logger: Logger;
   /** Called after each handler ends (its slot is free). */
   onHandlerDone?: () => void;
-  metrics?: Pick<
-    ExecutorMetrics,
-    "stepsStarted" | "stepsFinished" | "stepsFailed" | "stepsAbandoned" | "stepSeconds" | "acks"
-  >;
+  metrics?: ExecutorMetrics;
 }
 
 export class TaskDispatcher {
@@ -57,20 +54,22 @@ export class TaskDispatcher {
     }
     const span = startExecutionSpan(msg, task, receive);
     const entry = held.add(msg, task, linkableContext(span));
-    const label = metrics ? { step: runner.label(task) } : undefined;
-    if (label) metrics!.stepsStarted.inc(label);
+    const series = metrics ? stepSeries(metrics, runner.label(task)) : undefined;
+    series?.started.inc();
     const startedAt = performance.now();
     this.running++;
     runner
-      .run(task, entry.controller.signal, span)
+      .run(task, entry.controller.signal, span, series)
       .then(
         (outcome) => {
           if (outcome.kind === "result") {
             const failed = outcome.result.outcome.case === "failure";
-            if (label) {
-              metrics!.stepSeconds.observe(label, (performance.now() - startedAt) / 1000);
-              metrics!.stepsFinished.inc({ step: label.step, outcome: failed ? "failed" : "completed" });
-              if (failed) metrics!.stepsFailed.inc(label);
+            if (series) {
+              series.seconds.observe((performance.now() - startedAt) / 1000);
+              if (failed) {
+                series.failedFinish.inc();
+                series.failed.inc();
+              } else series.completed.inc();
             }
             if (span.isRecording()) {
               span.setAttribute("weft.step.attempt", outcome.result.attempt);
@@ -84,7 +83,7 @@ export class TaskDispatcher {
             return;
           }
           this.stats.abandoned++;
-          if (label) metrics!.stepsAbandoned.inc(label);
+          series?.abandoned.inc();
           span.addEvent("abandoned", { "weft.abandon.reason": String(outcome.reason) });
           span.end();
           if (outcome.reason === STEP_FINISHED) {

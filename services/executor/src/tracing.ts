@@ -7,6 +7,7 @@ import type { JsMsg } from "@nats-io/jetstream";
 import {
   type Attributes,
   type Context,
+  INVALID_SPAN_CONTEXT,
   type Link,
   ROOT_CONTEXT,
   type Span,
@@ -19,6 +20,24 @@ import { StepKind, type StepTask } from "@weft/contracts";
 import { extractContext } from "@weft/telemetry";
 
 export const tracer = trace.getTracer("weft.executor");
+
+/** A span that records nothing, for tracing off. */
+export const NO_SPAN: Span = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
+
+let probedAt = Number.NEGATIVE_INFINITY;
+let probed = false;
+
+/**
+ * Whether a tracer provider is installed (its spans have valid ids; the no-op API's do not).
+ * Checked at most once a second, so with tracing off a task costs no header parsing and no span.
+ */
+export function tracingEnabled(now = Date.now()): boolean {
+  if (now - probedAt < 1_000) return probed;
+  probedAt = now;
+  // Never ended, so never exported.
+  probed = trace.isSpanContextValid(tracer.startSpan("probe", { root: true }, ROOT_CONTEXT).spanContext());
+  return probed;
+}
 
 /** Links per span: the SDK keeps 128 unless OTEL_SPAN_LINK_COUNT_LIMIT says otherwise. */
 export const LINKS_PER_SPAN = Math.max(Number(process.env.OTEL_SPAN_LINK_COUNT_LIMIT) || 128, 1);
@@ -50,6 +69,7 @@ export function linkableContext(span: Span): SpanContext | undefined {
  * trace; `receive` is the span of the pull that brought the message (linked).
  */
 export function startExecutionSpan(msg: JsMsg, task: StepTask, receive: SpanContext | undefined): Span {
+  if (!tracingEnabled()) return NO_SPAN;
   const parent: Context = msg.headers ? extractContext(msg.headers) : ROOT_CONTEXT;
   const msgId = msg.headers?.get("Nats-Msg-Id") || `${task.stepId}.${task.dispatch}`;
   const attributes: Attributes = {

@@ -1,0 +1,92 @@
+// Executor throughput: an executor process (src/main.ts, the bench app) drains N pre-published
+// tasks from JetStream into a journal peer that records instantly (test/support.ts), so the figure
+// is the executor's own cost per step. Optional CPU profile of the executor (--cpu-prof).
+//   node services/executor/bench/throughput.ts [-n 20000] [--shards 4] [--profile DIR] [--trace]
+import { mkdirSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
+import { taskStream } from "@weft/runtime";
+import { spawnService, testNatsUrl } from "@weft/testkit";
+import { createTaskStream, makeTask, publishTasks, startFakeJournal } from "../test/support.ts";
+
+const { values } = parseArgs({
+  options: {
+    n: { type: "string", short: "n", default: "20000" },
+    shards: { type: "string", default: "4" },
+    profile: { type: "string" },
+    trace: { type: "boolean", default: false },
+  },
+});
+const n = Number(values.n);
+const shards = Number(values.shards);
+const prefix = `bench_${process.pid}`;
+
+const nc = await connect({ servers: testNatsUrl() });
+await createTaskStream(nc, prefix, shards);
+const cleanup = async () => {
+  const jsm = await jetstreamManager(nc);
+  await jsm.streams.delete(taskStream(prefix)).catch(() => {});
+};
+process.once("uncaughtException", (err) => {
+  process.stderr.write(`${err.stack ?? err}\n`);
+  void cleanup().finally(() => process.exit(1));
+});
+const journal = await startFakeJournal(prefix, shards);
+const tasks = Array.from({ length: n }, (_, i) =>
+  makeTask({ stepName: "echo", workflowName: "bench", args: i, shard: i % shards }),
+);
+for (let i = 0; i < tasks.length; i += 1000) await publishTasks(nc, prefix, tasks.slice(i, i + 1000));
+
+let first = 0;
+let last = 0;
+const seen = new Set<string>();
+const record = journal.failRecord;
+journal.failRecord = (results) => {
+  const now = performance.now();
+  if (first === 0) first = now;
+  for (const r of results) seen.add(r.stepId);
+  last = now;
+  return record(results);
+};
+
+if (values.profile) mkdirSync(values.profile, { recursive: true });
+const t0 = performance.now();
+const executor = await spawnService({
+  name: "executor",
+  entry: new URL("../src/main.ts", import.meta.url).pathname,
+  env: {
+    WEFT_APP: new URL("./app.ts", import.meta.url).pathname,
+    WEFT_NATS_URL: testNatsUrl(),
+    WEFT_PREFIX: prefix,
+    WEFT_JOURNAL_URL: journal.url,
+    WEFT_EXECUTOR_PORT: "0",
+    WEFT_LOG_LEVEL: "info",
+    ...(values.profile ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${values.profile}` } : {}),
+    ...(values.trace
+      ? { OTEL_TRACES_EXPORTER: "console", OTEL_BSP_SCHEDULE_DELAY: "100000000", OTEL_BSP_MAX_QUEUE_SIZE: "1" }
+      : {}),
+  },
+  readyTimeoutMs: 60_000,
+});
+await journal.waitForResults(n, 600_000);
+const total = performance.now() - t0;
+const stoppedWith = await executor.stop();
+const batches = journal.batches;
+const ms = last - first;
+process.stdout.write(
+  `${JSON.stringify({
+    tasks: n,
+    shards,
+    firstToLastMs: Math.round(ms),
+    stepsPerSecond: Math.round(((n - 1) / ms) * 1000),
+    wallMsIncludingStart: Math.round(total),
+    recordCalls: batches.length,
+    meanBatch: Math.round(n / batches.length),
+    duplicates: [...journal.deliveries.values()].filter((c) => c > 1).length,
+    exit: stoppedWith,
+  })}\n`,
+);
+await journal.close();
+await cleanup();
+await nc.close();
