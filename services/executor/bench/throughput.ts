@@ -2,7 +2,11 @@
 // tasks from JetStream into a journal peer that records instantly (test/support.ts), so the figure
 // is the executor's own cost per step. Optional CPU profile of the executor (--cpu-prof).
 //   node services/executor/bench/throughput.ts [-n 20000] [--shards 4] [--profile DIR] [--trace]
+// --trace turns tracing on (every span sampled) with an OTLP exporter to a sink in this process.
+// BENCH_ENTRY=<main.ts> benchmarks another copy of the executor (e.g. an older commit's src).
 import { mkdirSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { parseArgs } from "node:util";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
@@ -50,11 +54,28 @@ journal.failRecord = (results) => {
   return record(results);
 };
 
+// --trace: spans exported over OTLP/HTTP (protobuf, batched) to a sink that counts request bytes.
+let sinkBytes = 0;
+const sink = values.trace
+  ? await new Promise<{ server: Server; url: string }>((resolve) => {
+      const server = createServer((req, res) => {
+        req.on("data", (c: Buffer) => {
+          sinkBytes += c.length;
+        });
+        req.on("end", () => res.end());
+      });
+      server.listen(0, "127.0.0.1", () => {
+        const a = server.address() as AddressInfo;
+        resolve({ server, url: `http://127.0.0.1:${a.port}/v1/traces` });
+      });
+    })
+  : undefined;
+
 if (values.profile) mkdirSync(values.profile, { recursive: true });
 const t0 = performance.now();
 const executor = await spawnService({
   name: "executor",
-  entry: new URL("../src/main.ts", import.meta.url).pathname,
+  entry: process.env.BENCH_ENTRY ?? new URL("../src/main.ts", import.meta.url).pathname,
   env: {
     WEFT_APP: new URL("./app.ts", import.meta.url).pathname,
     WEFT_NATS_URL: testNatsUrl(),
@@ -63,9 +84,7 @@ const executor = await spawnService({
     WEFT_EXECUTOR_PORT: "0",
     WEFT_LOG_LEVEL: "info",
     ...(values.profile ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${values.profile}` } : {}),
-    ...(values.trace
-      ? { OTEL_TRACES_EXPORTER: "console", OTEL_BSP_SCHEDULE_DELAY: "100000000", OTEL_BSP_MAX_QUEUE_SIZE: "1" }
-      : {}),
+    ...(sink ? { OTEL_TRACES_EXPORTER: "otlp", OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: sink.url } : {}),
   },
   readyTimeoutMs: 60_000,
 });
@@ -85,8 +104,10 @@ process.stdout.write(
     meanBatch: Math.round(n / batches.length),
     duplicates: [...journal.deliveries.values()].filter((c) => c > 1).length,
     exit: stoppedWith,
+    ...(sink ? { otlpBytes: sinkBytes } : {}),
   })}\n`,
 );
 await journal.close();
+sink?.server.close();
 await cleanup();
 await nc.close();
