@@ -4,7 +4,7 @@
 //   node services/executor/bench/throughput.ts [-n 20000] [--shards 4] [--profile DIR] [--trace]
 // --trace turns tracing on (every span sampled) with an OTLP exporter to a sink in this process.
 // BENCH_ENTRY=<main.ts> benchmarks another copy of the executor (e.g. an older commit's src).
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { parseArgs } from "node:util";
@@ -44,13 +44,29 @@ for (let i = 0; i < tasks.length; i += 1000) await publishTasks(nc, prefix, task
 
 let first = 0;
 let last = 0;
+/** CPU ms (user + system) of a process so far, from /proc (Linux). */
+const cpuMs = (pid: number) => {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime + stime, USER_HZ 100
+  } catch {
+    return Number.NaN;
+  }
+};
+let executorPid = 0;
+let cpuAtFirst = 0;
+let cpuAtLast = 0;
 const seen = new Set<string>();
 const record = journal.failRecord;
 journal.failRecord = (results) => {
   const now = performance.now();
-  if (first === 0) first = now;
+  if (first === 0) {
+    first = now;
+    cpuAtFirst = cpuMs(executorPid);
+  }
   for (const r of results) seen.add(r.stepId);
   last = now;
+  if (seen.size >= n) cpuAtLast = cpuMs(executorPid);
   return record(results);
 };
 
@@ -88,6 +104,7 @@ const executor = await spawnService({
   },
   readyTimeoutMs: 60_000,
 });
+executorPid = executor.pid;
 await journal.waitForResults(n, 600_000);
 const total = performance.now() - t0;
 const stoppedWith = await executor.stop();
@@ -100,6 +117,8 @@ process.stdout.write(
     firstToLastMs: Math.round(ms),
     stepsPerSecond: Math.round(((n - 1) / ms) * 1000),
     wallMsIncludingStart: Math.round(total),
+    // Robust to other load on the machine: the executor's own CPU per step, first to last result.
+    executorCpuUsPerStep: Math.round(((cpuAtLast - cpuAtFirst) * 1000) / (n - 1)),
     recordCalls: batches.length,
     meanBatch: Math.round(n / batches.length),
     duplicates: [...journal.deliveries.values()].filter((c) => c > 1).length,
