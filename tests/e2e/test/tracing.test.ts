@@ -61,7 +61,11 @@ describe("one trace per workflow run", () => {
 
     // A SIGKILL loses what the victim's exporter still buffers: let the finished runs' spans
     // reach the collector first (the batch processor exports on its schedule).
-    for (let i = 0; i < 200 && !collector.spans.some((s) => s.traceId === retrying.traceId && /^execute .*flaky/.test(s.name)); i++) {
+    for (
+      let i = 0;
+      i < 200 && !collector.spans.some((s) => s.traceId === retrying.traceId && /^execute .*flaky/.test(s.name));
+      i++
+    ) {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     // Kill the executor while the 2.5 s step of the third run executes; a new executor redoes it.
