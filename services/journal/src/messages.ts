@@ -7,11 +7,16 @@ import {
   FailureSchema,
   type Run,
   RunSchema,
-  RunStatus,
+  type RunStatus,
+  runStatusNames,
+  runStatusValues,
   type Step,
-  StepKind,
+  type StepKind,
   StepSchema,
-  StepStatus,
+  type StepStatus,
+  stepKindNames,
+  stepKindValues,
+  stepStatusValues,
   toTimestamp,
 } from "@weft/contracts";
 import type { EventRow, RunRow, RunStatusText, StepKindText, StepRow, StoredFailure } from "./db.ts";
@@ -23,46 +28,20 @@ const decoder = new TextDecoder();
 const bytes = (b: Buffer | null): Uint8Array => (b ? new Uint8Array(b.buffer, b.byteOffset, b.byteLength) : EMPTY);
 const ts = (d: Date | null) => (d ? toTimestamp(d) : undefined);
 
-export const runStatusToProto: Record<RunStatusText, RunStatus> = {
-  running: RunStatus.RUNNING,
-  completed: RunStatus.COMPLETED,
-  failed: RunStatus.FAILED,
-  canceled: RunStatus.CANCELED,
-};
+// The wire enums' lower-case names are the ones Postgres stores (one mapping, in @weft/contracts).
+export const runStatusToProto: Record<RunStatusText, RunStatus> = runStatusValues;
+export const runStatusFromProto: Partial<Record<RunStatus, RunStatusText>> = withoutUnspecified(runStatusNames);
+const stepStatusToProto: Record<RunStatusText, StepStatus> = stepStatusValues;
+export const stepKindToProto: Record<StepKindText, StepKind> = stepKindValues;
+export const stepKindFromProto: Partial<Record<StepKind, StepKindText>> = withoutUnspecified(stepKindNames);
 
-export const runStatusFromProto: Partial<Record<RunStatus, RunStatusText>> = {
-  [RunStatus.RUNNING]: "running",
-  [RunStatus.COMPLETED]: "completed",
-  [RunStatus.FAILED]: "failed",
-  [RunStatus.CANCELED]: "canceled",
-};
-
-const stepStatusToProto: Record<RunStatusText, StepStatus> = {
-  running: StepStatus.RUNNING,
-  completed: StepStatus.COMPLETED,
-  failed: StepStatus.FAILED,
-  canceled: StepStatus.CANCELED,
-};
-
-export const stepKindToProto: Record<StepKindText, StepKind> = {
-  query: StepKind.QUERY,
-  mutation: StepKind.MUTATION,
-  action: StepKind.ACTION,
-  sleep: StepKind.SLEEP,
-  event: StepKind.EVENT,
-  child: StepKind.CHILD,
-  on_complete: StepKind.ON_COMPLETE,
-};
-
-export const stepKindFromProto: Partial<Record<StepKind, StepKindText>> = {
-  [StepKind.QUERY]: "query",
-  [StepKind.MUTATION]: "mutation",
-  [StepKind.ACTION]: "action",
-  [StepKind.SLEEP]: "sleep",
-  [StepKind.EVENT]: "event",
-  [StepKind.CHILD]: "child",
-  [StepKind.ON_COMPLETE]: "on_complete",
-};
+function withoutUnspecified<E extends number, N extends string>(
+  names: Record<E, N>,
+): Partial<Record<E, Exclude<N, "unspecified">>> {
+  return Object.fromEntries(Object.entries(names).filter(([, name]) => name !== "unspecified")) as Partial<
+    Record<E, Exclude<N, "unspecified">>
+  >;
+}
 
 /** Kinds whose steps executors run from a JetStream task. */
 export const TASK_KINDS: readonly StepKindText[] = ["query", "mutation", "action", "on_complete"];
