@@ -200,15 +200,18 @@ async function runPhase(stack: Stack, db: pg.Pool, phase: Phase) {
       "weft_coordinator_replay_seconds",
     ]),
     executor: await scrapeHistograms(`http://127.0.0.1:${stack.executors[0]?.port}/metrics`, [
-      "weft_executor_flush_batch_size",
-      "weft_executor_flush_results",
+      "weft_executor_flush_batch_results",
+      "weft_executor_flush_seconds",
     ]),
     journal: await scrapeHistograms(`${stack.journalUrl}/metrics`, [
       "weft_journal_record_batch_size",
       "weft_journal_commit_batch_size",
       "weft_journal_claim_batch_size",
+      "weft_journal_rpc_seconds",
+      "weft_journal_db_transaction_seconds",
     ]),
   };
+  const hops = await hopBreakdown(db);
   const lat = (p: number) => percentile(latencies, p);
   return {
     phase: phase.name,
@@ -229,8 +232,45 @@ async function runPhase(stack: Stack, db: pg.Pool, phase: Phase) {
     cpuMsPerWorkflow: Number(((procs.reduce((s, p) => s + p.cpuSeconds, 0) * 1000) / n).toFixed(3)),
     processes: procs,
     batches,
+    hops,
     startedAt: new Date(startedEpoch).toISOString(),
   };
+}
+
+/**
+ * Where a run's latency goes, per hop, from the journal's own timestamps (p50 and p99 in ms):
+ * `start→turn` from the run's insert to its first turn's commit; `dispatch` from a turn's commit to
+ * the handler's start (publish, fetch); `handler` the step itself; `result→turn` from the
+ * handler's end to the next turn's commit (flush, RecordResultBatch, claim, replay, commit);
+ * `result→done` the same for the final turn that completes the run.
+ */
+async function hopBreakdown(db: pg.Pool) {
+  const { rows } = await db.query<{ hop: string; p50: number | null; p99: number | null }>(`
+    WITH s AS (
+      SELECT s.run_id, s.seq, s.created_at, s.started_at, s.completed_at, r.created_at AS run_created,
+             r.completed_at AS run_done,
+             lead(s.created_at) OVER (PARTITION BY s.run_id ORDER BY s.seq) AS next_created,
+             row_number() OVER (PARTITION BY s.run_id ORDER BY s.seq) AS n
+      FROM steps s JOIN runs r ON r.id = s.run_id WHERE r.status = 'completed'
+    ), d AS (
+      SELECT 'start→turn' AS hop, extract(epoch FROM created_at - run_created) * 1000 AS ms FROM s WHERE n = 1
+      UNION ALL SELECT 'dispatch', extract(epoch FROM started_at - created_at) * 1000 FROM s
+      UNION ALL SELECT 'handler', extract(epoch FROM completed_at - started_at) * 1000 FROM s
+      UNION ALL SELECT 'result→turn', extract(epoch FROM next_created - completed_at) * 1000 FROM s
+        WHERE next_created > created_at
+      UNION ALL SELECT 'result→done', extract(epoch FROM run_done - completed_at) * 1000 FROM s
+        WHERE next_created IS NULL
+    )
+    SELECT hop, percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) AS p50,
+           percentile_cont(0.99) WITHIN GROUP (ORDER BY ms) AS p99
+    FROM d WHERE ms IS NOT NULL GROUP BY hop`);
+  const order = ["start→turn", "dispatch", "handler", "result→turn", "result→done"];
+  rows.sort((a, b) => order.indexOf(a.hop) - order.indexOf(b.hop));
+  return rows.map((r) => ({
+    hop: r.hop,
+    p50Ms: Number((r.p50 ?? 0).toFixed(2)),
+    p99Ms: Number((r.p99 ?? 0).toFixed(2)),
+  }));
 }
 
 type PhaseResult = Awaited<ReturnType<typeof runPhase>>;
@@ -249,10 +289,16 @@ function print(r: PhaseResult) {
       `  overhead over the run's critical path: p50 ${r.overheadMs.p50} ms, p99 ${r.overheadMs.p99}, max ${r.overheadMs.max}`,
     );
   out(`  failed ${r.failed}, stuck ${r.stuck} · whole-stack CPU ${r.cpuMsPerWorkflow} ms/workflow`);
+  if (r.hops.length > 0) out(`  hops (p50/p99 ms): ${r.hops.map((h) => `${h.hop} ${h.p50Ms}/${h.p99Ms}`).join(" · ")}`);
   for (const p of r.processes)
     out(`  ${p.name.padEnd(12)} cpu ${String(p.cpuSeconds).padStart(7)} s   peak rss ${p.peakRssMiB} MiB`);
   for (const [service, hists] of Object.entries(r.batches)) {
-    for (const [name, h] of Object.entries(hists)) out(`  ${service} ${name}: ${h.count} batches, mean ${h.mean}`);
+    for (const [name, h] of Object.entries(hists)) {
+      const seconds = name.includes("_seconds");
+      out(
+        `  ${service} ${name}: ${h.count} ${seconds ? "calls" : "batches"}, mean ${seconds ? `${(h.mean * 1000).toFixed(2)} ms` : h.mean}`,
+      );
+    }
   }
 }
 

@@ -14,18 +14,30 @@ export async function scrapeHistograms(url: string, names: string[]): Promise<Re
   } catch {
     return out;
   }
-  for (const name of names) {
-    const buckets: Record<string, number> = {};
-    let sum = 0;
-    let count = 0;
-    for (const line of text.split("\n")) {
-      if (line.startsWith(`${name}_bucket{`)) {
-        const le = /le="([^"]+)"/.exec(line)?.[1];
-        if (le) buckets[le] = (buckets[le] ?? 0) + Number(line.slice(line.lastIndexOf(" ") + 1));
-      } else if (line.startsWith(`${name}_sum`)) sum += Number(line.slice(line.lastIndexOf(" ") + 1));
-      else if (line.startsWith(`${name}_count`)) count += Number(line.slice(line.lastIndexOf(" ") + 1));
-    }
-    if (count > 0) out[name] = { count, mean: Number((sum / count).toFixed(2)), buckets };
+  // One summary per series: the name, plus its labels other than `le` when it has any.
+  const series = new Map<string, { sum: number; count: number; buckets: Record<string, number> }>();
+  const get = (key: string) => {
+    let entry = series.get(key);
+    if (!entry) series.set(key, (entry = { sum: 0, count: 0, buckets: {} }));
+    return entry;
+  };
+  for (const line of text.split("\n")) {
+    const m = /^([a-z_]+)_(bucket|sum|count)(?:\{([^}]*)\})? (\S+)$/.exec(line);
+    if (!m || !names.includes(m[1] ?? "")) continue;
+    const [, name, part, labelText = "", value] = m;
+    const labels = labelText
+      .split(/,(?=[a-z_]+=)/)
+      .filter((l) => l && !l.startsWith("le="))
+      .join(",");
+    const entry = get(labels ? `${name}{${labels}}` : (name as string));
+    if (part === "bucket") {
+      const le = /le="([^"]+)"/.exec(labelText)?.[1];
+      if (le) entry.buckets[le] = (entry.buckets[le] ?? 0) + Number(value);
+    } else if (part === "sum") entry.sum += Number(value);
+    else entry.count += Number(value);
+  }
+  for (const [key, { sum, count, buckets }] of series) {
+    if (count > 0) out[key] = { count, mean: Number((sum / count).toFixed(4)), buckets };
   }
   return out;
 }

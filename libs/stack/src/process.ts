@@ -37,15 +37,15 @@ export async function spawnService(options: SpawnOptions): Promise<ServiceProces
     child.once("exit", (code, signal) => resolve(code ?? signal ?? "unknown"));
   });
   const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(
-      () =>
-        reject(
-          new Error(
-            `${options.name} not ready after ${options.readyTimeoutMs ?? 20_000} ms:\n${logs.slice(-30).join("\n")}`,
-          ),
+    const timer = setTimeout(() => {
+      // Never leave a half-started service behind.
+      child.kill("SIGKILL");
+      reject(
+        new Error(
+          `${options.name} not ready after ${options.readyTimeoutMs ?? 20_000} ms:\n${logs.slice(-30).join("\n")}`,
         ),
-      options.readyTimeoutMs ?? 20_000,
-    );
+      );
+    }, options.readyTimeoutMs ?? 20_000);
     const onLine = (line: string) => {
       options.onLine?.(line);
       logs.push(line);

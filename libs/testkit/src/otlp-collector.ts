@@ -11,6 +11,9 @@ export interface CollectedSpan {
   parentSpanId: string;
   name: string;
   kind: number;
+  /** Start and end, in ms since the epoch (fractional). */
+  startMs: number;
+  endMs: number;
   attributes: Record<string, unknown>;
   events: { name: string; attributes: Record<string, unknown> }[];
   links: { traceId: string; spanId: string }[];
@@ -67,6 +70,8 @@ export async function startOtlpCollector(): Promise<OtlpCollector> {
                   parentSpanId: String(s.parentSpanId ?? ""),
                   name: String(s.name),
                   kind: Number(s.kind),
+                  startMs: Number(BigInt(String(s.startTimeUnixNano ?? 0)) / 1000n) / 1000,
+                  endMs: Number(BigInt(String(s.endTimeUnixNano ?? 0)) / 1000n) / 1000,
                   attributes: attrs(s.attributes as OtlpKeyValue[]),
                   events: ((s.events as { name: string; attributes?: OtlpKeyValue[] }[]) ?? []).map((e) => ({
                     name: e.name,
