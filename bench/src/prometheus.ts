@@ -17,8 +17,8 @@ export async function scrapeHistograms(url: string, names: string[]): Promise<Re
   // One summary per series: the name, plus its labels other than `le` when it has any.
   const series = new Map<string, { sum: number; count: number; buckets: Record<string, number> }>();
   const get = (key: string) => {
-    let entry = series.get(key);
-    if (!entry) series.set(key, (entry = { sum: 0, count: 0, buckets: {} }));
+    const entry = series.get(key) ?? { sum: 0, count: 0, buckets: {} };
+    series.set(key, entry);
     return entry;
   };
   for (const line of text.split("\n")) {

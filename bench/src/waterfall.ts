@@ -8,6 +8,7 @@ import { encodePayload, RunStatus, WorkflowService } from "@weft/contracts";
 import { startStack } from "@weft/stack";
 import { createTestEnvironment, startOtlpCollector } from "@weft/testkit";
 
+const out = (line: string) => process.stdout.write(`${line}\n`);
 const n = Number(process.argv[process.argv.indexOf("-n") + 1]) || 3;
 const env = await createTestEnvironment("waterfall");
 const collector = await startOtlpCollector();
@@ -53,9 +54,9 @@ try {
           (s.startMs >= t0 && s.startMs <= t1 && !/^(pg|INSERT|UPDATE|SELECT|BEGIN|COMMIT)/.test(s.name)),
       )
       .sort((a, b) => a.startMs - b.startMs);
-    console.log(`\nrun ${id} (${spans.length} spans)`);
+    out(`\nrun ${id} (${spans.length} spans)`);
     for (const s of spans)
-      console.log(
+      out(
         `${(s.startMs - t0).toFixed(2).padStart(8)} +${(s.endMs - s.startMs).toFixed(2).padStart(7)}  ${s.traceId === traceId ? " " : "*"} ${s.service.padEnd(18)} ${s.name}`,
       );
   }
