@@ -1,10 +1,18 @@
-// Claims ready runs in batches, replays each against its journal and commits all the turns of
-// the batch in one CommitTurns call. Several workers share one wake signal so that the next claim
-// overlaps the previous commit; SKIP LOCKED keeps their claims disjoint.
-import { type ClaimedRun, type Turn, TurnStatus } from "@weft/contracts";
+// Turns claimed runs into committed turns. Claims reach one queue three ways:
+// - pushed: the journal claims runs for this coordinator in the transaction that made them ready
+//   and sends them down a StreamClaims stream, within the credits granted (one per queue slot);
+// - continued: a run that became ready again while its turn ran comes back, still leased, in the
+//   CommitTurns answer;
+// - polled: ClaimRuns (FOR UPDATE SKIP LOCKED) when woken or every safety poll, for everything
+//   else (expired leases, runs a stream could not take, other journal replicas).
+// Workers take batches from the queue, replay each run (its live execution takes a partial claim;
+// a partial claim without one reads the full journal first), and commit the batch's turns in one
+// CommitTurns call. Several workers overlap claims, replays and commits.
+import { createWritableIterable, type WritableIterable } from "@connectrpc/connect/protocol";
+import { type ClaimedRun, type StreamClaimsRequest, type Turn, TurnStatus } from "@weft/contracts";
 import type { Logger, Loop } from "@weft/runtime";
 import type { App } from "@weft/sdk";
-import { ExecutionCache } from "@weft/sdk/workflow";
+import { ExecutionCache, FullJournalNeededError } from "@weft/sdk/workflow";
 import { context, contextFromTraceparent, currentTraceparent, type Link, SpanStatusCode, trace } from "@weft/telemetry";
 import type { JournalClient } from "./journal-client.ts";
 import type { CoordinatorMetrics } from "./metrics.ts";
@@ -28,119 +36,305 @@ export interface ClaimLoopOptions {
   alwaysReplay: boolean;
   /** Live executions kept between turns (runs stay with their coordinator while it holds them). */
   cachedRuns: number;
+  /** Open a StreamClaims stream so the journal pushes claims (default true). */
+  pushClaims?: boolean;
+}
+
+type Source = "polled" | "pushed" | "continued";
+
+interface Queued {
+  claim: ClaimedRun;
+  source: Source;
 }
 
 export class ClaimLoop implements Loop {
   private readonly options: ClaimLoopOptions;
   private stopped = false;
+  private draining = false;
   private running: Promise<void>[] = [];
+  private readonly queue: Queued[] = [];
+  /** Some run is known or suspected to be claimable: the next idle worker polls ClaimRuns. */
+  private pollWanted = true;
+  /** Credits a push stream may hold: pushed claims waiting or being turned count against it. */
+  private readonly pushCapacity: number;
+  private pushedHeld = 0;
+  private streamRequests: WritableIterable<StreamClaimsRequest> | undefined;
+  private streamDone: Promise<void> = Promise.resolve();
+  private streamAbort = new AbortController();
   /** Hot runs' live executions: a turn feeds only new outcomes instead of replaying from scratch. */
   readonly executions: ExecutionCache;
 
   constructor(options: ClaimLoopOptions) {
     this.options = options;
     this.executions = new ExecutionCache(options.app, { maxRuns: options.cachedRuns });
+    this.pushCapacity = options.claimBatch * Math.max(options.workers, 1) * 2;
+    for (const source of ["polled", "pushed", "continued"]) options.metrics.claimed.inc({ source }, 0);
   }
 
   start(): void {
     this.stopped = false;
+    this.draining = false;
+    this.streamAbort = new AbortController();
     this.options.wake.wake();
+    if (this.options.pushClaims !== false) this.openStreams();
     this.running = Array.from({ length: this.options.workers }, () => this.work());
   }
 
+  /** Stops taking claims, turns what it holds, then stops. */
   async stop(): Promise<void> {
+    this.draining = true;
+    this.streamAbort.abort();
+    await this.streamDone;
     this.stopped = true;
     this.options.wake.wake();
     await Promise.all(this.running);
   }
 
+  /** The journal says runs became ready that it did not push (its wake notice): poll for them. */
+  requestPoll(): void {
+    this.pollWanted = true;
+    this.options.wake.wake();
+  }
+
+  /** Claims waiting for a turn (for tests and metrics). */
+  get queued(): number {
+    return this.queue.length;
+  }
+
+  private enqueue(claims: readonly ClaimedRun[], source: Source): void {
+    if (claims.length === 0) return;
+    for (const claim of claims) this.queue.push({ claim, source });
+    this.options.metrics.claimed.inc({ source }, claims.length);
+    this.options.wake.wake();
+  }
+
+  // --- push stream -------------------------------------------------------------------------
+
+  /** Keeps a StreamClaims stream open (reopening it after a failure) until the loop drains. */
+  private openStreams(): void {
+    const { journal, owner, leaseMs, logger } = this.options;
+    const signal = this.streamAbort.signal;
+    this.streamDone = (async () => {
+      let failures = 0;
+      while (!signal.aborted) {
+        const requests = createWritableIterable<StreamClaimsRequest>();
+        this.streamRequests = requests;
+        const opened = Date.now();
+        try {
+          const responses = journal.streamClaims(requests, { signal });
+          // Runs already pushed and held were granted by an earlier stream.
+          requests
+            .write({ owner, leaseMs, credits: Math.max(0, this.pushCapacity - this.pushedHeld) } as StreamClaimsRequest)
+            .catch(() => {
+              // the stream failed before it was read; the loop reopens it
+            });
+          for await (const res of responses) {
+            this.pushedHeld += res.runs.length;
+            this.enqueue(res.runs, "pushed");
+          }
+          failures = 0;
+        } catch (err) {
+          if (signal.aborted) break;
+          failures = Date.now() - opened > 10_000 ? 1 : failures + 1;
+          if (failures % 10 === 1) logger.warn({ err }, "claim stream failed; claims are polled until it reopens");
+        } finally {
+          this.streamRequests = undefined;
+          requests.close();
+        }
+        if (signal.aborted) break;
+        await new Promise((resolve) => setTimeout(resolve, Math.min(100 * 2 ** Math.min(failures, 5), 2_000)));
+      }
+    })();
+  }
+
+  /** Turned pushed claims free their queue slots: grant the journal that many more. */
+  private grant(n: number): void {
+    if (n === 0) return;
+    this.pushedHeld -= n;
+    const requests = this.streamRequests;
+    if (!requests || this.streamAbort.signal.aborted) return;
+    requests.write({ owner: "", leaseMs: 0, credits: n } as StreamClaimsRequest).catch(() => {
+      // the stream closed; its successor grants afresh
+    });
+  }
+
+  // --- workers -----------------------------------------------------------------------------
+
   private async work(): Promise<void> {
     const { wake, safetyPollMs, logger } = this.options;
     let failures = 0;
-    while (!this.stopped) {
-      await wake.wait(safetyPollMs);
-      if (this.stopped) break;
+    for (;;) {
       try {
-        // Keep going without waiting while a batch came back full or runs became ready again.
-        while (!this.stopped && (await this.turnBatch())) {
-          /* more work is queued */
+        if (this.queue.length === 0) {
+          if (this.stopped) break;
+          if (this.draining) {
+            await wake.wait(50);
+            continue;
+          }
+          if (!this.pollWanted) {
+            // Woken for queued claims or a poll request; the safety poll when nothing came.
+            if (!(await wake.wait(safetyPollMs))) this.pollWanted = true;
+            continue;
+          }
+          this.pollWanted = false;
+          if (await this.poll()) this.pollWanted = true;
+          continue;
         }
+        const batch = this.queue.splice(0, this.options.claimBatch);
+        if (await this.turnBatch(batch)) this.pollWanted = true;
         failures = 0;
       } catch (err) {
+        if (this.stopped) {
+          // Stopping and the journal does not answer: what is left waits for its leases to expire.
+          logger.warn({ err, claims: this.queue.length }, "stopping with claims left unturned");
+          this.queue.length = 0;
+          break;
+        }
         failures++;
         const delay = Math.min(50 * 2 ** failures, 2_000);
         logger.warn({ err, delayMs: delay }, "claim/commit failed; retrying");
         await new Promise((resolve) => setTimeout(resolve, delay));
-        wake.wake();
+        this.pollWanted = true;
       }
     }
   }
 
-  /** One claim → replay → commit round. Returns whether more work is known to be waiting. */
-  private async turnBatch(): Promise<boolean> {
-    const { journal, owner, claimBatch, leaseMs, logger, metrics } = this.options;
+  /** One ClaimRuns call into the queue. Returns whether more runs are known to be waiting. */
+  private async poll(): Promise<boolean> {
+    const { journal, owner, claimBatch, leaseMs, metrics } = this.options;
     const claimed = await journal.claimRuns({ owner, maxRuns: claimBatch, leaseMs });
     metrics.claims.inc();
     metrics.claimBatch.observe(claimed.runs.length);
-    if (claimed.runs.length === 0) return false;
-    const turns: Turn[] = [];
-    const links: Link[] = [];
-    for (const run of claimed.runs) {
-      const turn = await this.replay(run);
-      if (!turn) continue;
-      turns.push(turn);
-      const spanContext = trace.getSpanContext(contextFromTraceparent(turn.traceparent));
-      if (spanContext) links.push({ context: spanContext });
-    }
-    if (turns.length === 0) return claimed.runs.length === claimBatch;
-    const span = tracer.startSpan("CommitTurns batch", { links, attributes: { "weft.batch.size": turns.length } });
-    const stopTimer = metrics.commitSeconds.startTimer();
-    let committed: Awaited<ReturnType<JournalClient["commitTurns"]>>;
-    try {
-      committed = await context.with(trace.setSpan(context.active(), span), () =>
-        journal.commitTurns({ owner, turns }),
-      );
-    } catch (err) {
-      span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
-      throw err;
-    } finally {
-      stopTimer();
-      span.end();
-    }
-    metrics.commitBatch.observe(turns.length);
-    let readyAgain = false;
-    for (const result of committed.results) {
-      const status = TurnStatus[result.status]?.toLowerCase() ?? "unknown";
-      metrics.turns.inc({ status });
-      if (result.status !== TurnStatus.COMMITTED) this.executions.evict(result.runId);
-      if (result.status === TurnStatus.FENCED) {
-        logger.warn({ runId: result.runId }, "turn fenced: the lease expired and the run moved on");
-      }
-      if (result.ready) readyAgain = true;
-    }
-    return readyAgain || claimed.runs.length === claimBatch;
+    this.enqueue(claimed.runs, "polled");
+    return claimed.runs.length === claimBatch;
   }
 
-  /** Replays one run in a turn span that joins the run's trace (persisted traceparent). */
-  private async replay(claimed: ClaimedRun): Promise<Turn | undefined> {
+  /**
+   * Replays a batch of claims and commits their turns. Returns whether a run is known to be ready
+   * again (and was not continued).
+   */
+  private async turnBatch(batch: Queued[]): Promise<boolean> {
+    const { journal, owner, leaseMs, logger, metrics } = this.options;
+    const pushed = batch.filter((q) => q.source === "pushed").length;
+    try {
+      const claims = await this.withFullJournals(batch.map((q) => q.claim));
+      const turns: Turn[] = [];
+      const links: Link[] = [];
+      for (const claim of claims) {
+        let turn = await this.replay(claim);
+        if (turn === "full") {
+          // The live execution was stale: replay from the full journal.
+          const [full] = await this.readJournals([claim]);
+          turn = full ? await this.replay(full) : undefined;
+        }
+        if (!turn || turn === "full") continue;
+        turns.push(turn);
+        const spanContext = trace.getSpanContext(contextFromTraceparent(turn.traceparent));
+        if (spanContext) links.push({ context: spanContext });
+      }
+      if (turns.length === 0) return false;
+      const span = tracer.startSpan("CommitTurns batch", { links, attributes: { "weft.batch.size": turns.length } });
+      const stopTimer = metrics.commitSeconds.startTimer();
+      let committed: Awaited<ReturnType<JournalClient["commitTurns"]>>;
+      try {
+        committed = await context.with(trace.setSpan(context.active(), span), () =>
+          journal.commitTurns({ owner, turns, continueReady: !this.draining, leaseMs }),
+        );
+      } catch (err) {
+        for (const turn of turns) this.executions.evict(turn.runId);
+        span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
+        throw err;
+      } finally {
+        stopTimer();
+        span.end();
+      }
+      metrics.commitBatch.observe(turns.length);
+      let readyAgain = false;
+      for (const result of committed.results) {
+        const status = TurnStatus[result.status]?.toLowerCase() ?? "unknown";
+        metrics.turns.inc({ status });
+        if (result.status !== TurnStatus.COMMITTED) this.executions.evict(result.runId);
+        if (result.status === TurnStatus.FENCED) {
+          logger.warn({ runId: result.runId }, "turn fenced: the lease expired and the run moved on");
+        }
+        if (result.ready) readyAgain = true;
+      }
+      this.enqueue(committed.claimed, "continued");
+      return readyAgain;
+    } finally {
+      this.grant(pushed);
+    }
+  }
+
+  /** Partial claims this coordinator holds no live execution for get their full journals. */
+  private async withFullJournals(claims: ClaimedRun[]): Promise<ClaimedRun[]> {
+    const missing = claims.filter(
+      (c) => c.partial && (this.options.alwaysReplay || !this.executions.continues(c.run?.id ?? "", c.claim)),
+    );
+    if (missing.length === 0) return claims;
+    const full = new Map((await this.readJournals(missing)).map((c) => [c.run?.id, c]));
+    const out: ClaimedRun[] = [];
+    for (const claim of claims) {
+      if (!claim.partial || !missing.includes(claim)) out.push(claim);
+      else {
+        const f = full.get(claim.run?.id);
+        if (f) out.push(f); // a run that ended meanwhile has nothing to turn
+      }
+    }
+    return out;
+  }
+
+  /** Full journals for claims, keeping each claim's lease token and number. */
+  private async readJournals(claims: ClaimedRun[]): Promise<ClaimedRun[]> {
+    this.options.metrics.journalReads.inc();
+    const res = await this.options.journal.readJournals({ runIds: claims.map((c) => c.run?.id ?? "") });
+    const byId = new Map(res.runs.map((r) => [r.run?.id, r]));
+    const out: ClaimedRun[] = [];
+    for (const claim of claims) {
+      const full = byId.get(claim.run?.id);
+      if (full) out.push({ ...full, leaseToken: claim.leaseToken, claim: claim.claim, partial: false });
+    }
+    return out;
+  }
+
+  /**
+   * Replays one run in a turn span that joins the run's trace (persisted traceparent). Returns
+   * "full" when a partial claim needs the full journal.
+   */
+  private async replay(claimed: ClaimedRun): Promise<Turn | "full" | undefined> {
     const run = claimed.run;
     const parent = contextFromTraceparent(run?.traceparent);
     const span = tracer.startSpan(
       `turn ${run?.workflowName ?? "?"}`,
-      { attributes: { "weft.run.id": run?.id ?? "", "weft.run.steps": claimed.steps.length } },
+      {
+        attributes: {
+          "weft.run.id": run?.id ?? "",
+          "weft.run.steps": claimed.steps.length,
+          "weft.claim": claimed.claim,
+          "weft.claim.partial": claimed.partial,
+        },
+      },
       parent,
     );
     const ctx = trace.setSpan(parent, span);
     const stopTimer = this.options.metrics.replaySeconds.startTimer();
     try {
       const outcome = await context.with(ctx, () =>
-        this.executions.turn({ ...replayInput(claimed), alwaysReplay: this.options.alwaysReplay }),
+        this.executions.turn({
+          ...replayInput(claimed),
+          alwaysReplay: this.options.alwaysReplay,
+          claim: { number: claimed.claim, partial: claimed.partial },
+        }),
       );
       span.setAttribute("weft.turn.new_steps", outcome.newSteps.length);
       if (outcome.completion)
         span.setAttribute("weft.turn.completes", "result" in outcome.completion ? "completed" : "failed");
       return turnOf(claimed, outcome, currentTraceparent(ctx));
     } catch (err) {
+      if (err instanceof FullJournalNeededError) {
+        span.addEvent("full journal needed", { "exception.message": err.message });
+        return "full";
+      }
       // An engine fault (not a workflow error, which becomes the run's failure): leave the lease
       // to expire so that the run is retried, rather than failing it for a bug of ours.
       this.options.metrics.turns.inc({ status: "replay_crashed" });

@@ -57,7 +57,6 @@ export async function startCoordinator(options: {
 
   const wake = new WakeSignal();
   const nc: NatsConnection = await connectNats(config.WEFT_NATS_URL, config.WEFT_COORDINATOR_ID);
-  const subscription = nc.subscribe(wakeSubject(config.WEFT_PREFIX), { callback: () => wake.wake() });
   const loop = new ClaimLoop({
     owner: config.WEFT_COORDINATOR_ID,
     journal,
@@ -72,6 +71,8 @@ export async function startCoordinator(options: {
     alwaysReplay: config.WEFT_ALWAYS_REPLAY,
     cachedRuns: config.WEFT_CACHED_RUNS,
   });
+  // The journal's wake notice: runs became ready that no claim stream took.
+  const subscription = nc.subscribe(wakeSubject(config.WEFT_PREFIX), { callback: () => loop.requestPoll() });
   loop.start();
   server.health.setServing(true);
 

@@ -9,6 +9,10 @@ export interface CoordinatorMetrics {
   commitBatch: Histogram;
   replaySeconds: Histogram;
   commitSeconds: Histogram;
+  /** Claims by how they arrived: polled (ClaimRuns), pushed (StreamClaims), continued (CommitTurns). */
+  claimed: Counter<"source">;
+  /** ReadJournals calls for partial claims without a live execution. */
+  journalReads: Counter;
 }
 
 export function createCoordinatorMetrics(): CoordinatorMetrics {
@@ -44,6 +48,17 @@ export function createCoordinatorMetrics(): CoordinatorMetrics {
       name: "weft_coordinator_commit_seconds",
       help: "CommitTurns call latency",
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    }),
+    claimed: new Counter({
+      name: "weft_coordinator_claimed_runs_total",
+      help: "claimed runs by source: polled (ClaimRuns), pushed (StreamClaims), continued (CommitTurns)",
+      labelNames: ["source"],
+      registers: [registry],
+    }),
+    journalReads: new Counter({
+      name: "weft_coordinator_journal_reads_total",
+      help: "full journals read for partial claims the coordinator held no live execution for",
       registers: [registry],
     }),
   };

@@ -11,21 +11,24 @@ export class WakeSignal {
     for (const resolve of waiters) resolve();
   }
 
-  /** Resolves at the next wake (at once if one is pending) or after `timeoutMs`. */
-  wait(timeoutMs: number): Promise<void> {
+  /**
+   * Resolves at the next wake (at once if one is pending) with true, or after `timeoutMs` with
+   * false.
+   */
+  wait(timeoutMs: number): Promise<boolean> {
     if (this.pending) {
       this.pending = false;
-      return Promise.resolve();
+      return Promise.resolve(true);
     }
-    return new Promise<void>((resolve) => {
+    return new Promise<boolean>((resolve) => {
       const done = () => {
         clearTimeout(timer);
         this.pending = false;
-        resolve();
+        resolve(true);
       };
       const timer = setTimeout(() => {
         this.waiters = this.waiters.filter((w) => w !== done);
-        resolve();
+        resolve(false);
       }, timeoutMs);
       this.waiters.push(done);
     });

@@ -14,13 +14,22 @@ import {
   TurnStatus,
 } from "@weft/contracts";
 import { shardOf } from "@weft/runtime";
+import { claimsOf, DEFAULT_LEASE_MS } from "./claims.ts";
 import { applyCommitEffects } from "./commit-effects.ts";
 import type { JournalContext } from "./context.ts";
 import type { StepKindText } from "./db.ts";
 import { uuidv7 } from "./ids.ts";
 import { failureToStored, stepKindFromProto, TASK_KINDS, toBytea } from "./messages.ts";
 import { endRuns, type RunEnding } from "./store/run-end.ts";
-import { fenceAndRelease, insertRuns, lockRuns, markReady, type NewRun, runStatuses } from "./store/runs.ts";
+import {
+  fenceAndRelease,
+  insertRuns,
+  leaseReadyRuns,
+  lockRuns,
+  markReady,
+  type NewRun,
+  runStatuses,
+} from "./store/runs.ts";
 import { completeDueSleeps, consumeWaitingEvents, insertSteps, type NewStepRow } from "./store/steps.ts";
 import { getWorkflowDefs } from "./store/workflow-defs.ts";
 import { inDatabaseSpan, observeBatch, recordRunEnds } from "./telemetry.ts";
@@ -75,6 +84,7 @@ function validateTurn(j: JournalContext, field: string, turn: Turn): void {
 export async function commitTurns(j: JournalContext, req: CommitTurnsRequest): Promise<CommitTurnsResponse> {
   const owner = requireName("owner", req.owner);
   requireCount("turns", req.turns.length, 1, MAX_TURNS);
+  const leaseMs = req.leaseMs === 0 ? DEFAULT_LEASE_MS : requireRange("lease_ms", req.leaseMs, 100, 3_600_000);
   const seenRuns = new Set<string>();
   const childNames = new Set<string>();
   for (const [i, turn] of req.turns.entries()) {
@@ -190,11 +200,24 @@ export async function commitTurns(j: JournalContext, req: CommitTurnsRequest): P
       const readyNow = new Set(await markReady(trx, completedNow));
       const ended = await endRuns(trx, endings);
       const endedIds = new Set(ended.ended.map((r) => r.id));
-      return { turns, passed, rejected, inserted, insertedChildren, readyNow, ended, endedIds };
+      // Runs that are ready again stay with the caller: leased anew and returned with their claims.
+      const continued = req.continueReady
+        ? await claimsOf(
+            trx,
+            await leaseReadyRuns(
+              trx,
+              [...passed.values()]
+                .filter((r) => !endedIds.has(r.id) && (r.ready || readyNow.has(r.id)))
+                .map((r) => ({ runId: r.id, owner, leaseMs })),
+            ),
+          )
+        : [];
+      return { turns, passed, rejected, inserted, insertedChildren, readyNow, ended, endedIds, continued };
     }),
   );
 
-  const { turns, passed, rejected, inserted, insertedChildren, readyNow, ended, endedIds } = result;
+  const { turns, passed, rejected, inserted, insertedChildren, readyNow, ended, endedIds, continued } = result;
+  const continuedIds = new Set(continued.map((c) => c.run?.id));
   observeBatch(j.metrics, "CommitTurns", turns.length);
   j.metrics.runsStarted.inc({ kind: "child" }, insertedChildren.length);
   recordRunEnds(j.metrics, ended.ended);
@@ -204,7 +227,9 @@ export async function commitTurns(j: JournalContext, req: CommitTurnsRequest): P
     if (due && (!earliestTimer || due < earliestTimer)) earliestTimer = due;
   }
   const workflowOf = new Map([...passed.values()].map((r) => [r.id, r.workflow_name]));
-  const readyAgain = [...passed.values()].some((r) => !endedIds.has(r.id) && (r.ready || readyNow.has(r.id)));
+  const readyAgain = [...passed.values()].some(
+    (r) => !endedIds.has(r.id) && !continuedIds.has(r.id) && (r.ready || readyNow.has(r.id)),
+  );
   applyCommitEffects(j, {
     tasks: [
       ...inserted
@@ -233,8 +258,9 @@ export async function commitTurns(j: JournalContext, req: CommitTurnsRequest): P
           ready: false,
         };
       }
-      const ready = !endedIds.has(run.id) && (run.ready || readyNow.has(run.id));
+      const ready = !endedIds.has(run.id) && !continuedIds.has(run.id) && (run.ready || readyNow.has(run.id));
       return { runId: t.runId, status: TurnStatus.COMMITTED, ready };
     }),
+    claimed: continued,
   });
 }

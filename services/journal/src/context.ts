@@ -1,6 +1,7 @@
 // What every RPC handler and loop of the journal shares.
 import type { Attributes } from "@opentelemetry/api";
 import type { Logger } from "@weft/runtime";
+import type { ClaimHub } from "./claims.ts";
 import type { JournalConfig } from "./config.ts";
 import type { Db } from "./db.ts";
 import type { JournalMetrics } from "./metrics.ts";
@@ -14,6 +15,8 @@ export interface JournalContext {
   notifier: Notifier;
   publisher: TaskPublisher;
   metrics: JournalMetrics;
+  /** Coordinators' claim streams (push claims). */
+  claims: ClaimHub;
   /** Attributes of the journal's database spans (system, namespace, server). */
   dbAttributes: Attributes;
   /** Tells the timer loop that a timer may now be due earlier than it planned for. */

@@ -37,6 +37,8 @@ export interface RunRow {
   lease_token: string;
   traceparent: string | null;
   app_version: string | null;
+  /** Claims (leases) of the current generation so far. */
+  claims: number;
   created_at: Date;
   updated_at: Date;
   completed_at: Date | null;
@@ -65,6 +67,8 @@ export interface StepRow {
   heartbeat_at: Date | null;
   shard: number;
   traceparent: string | null;
+  /** A claim has delivered this step's outcome to a coordinator. */
+  delivered: boolean;
   created_at: Date;
   started_at: Date | null;
   completed_at: Date | null;

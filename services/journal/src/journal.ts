@@ -8,6 +8,7 @@ import { connectNats, createLogger, type Logger, startServer } from "@weft/runti
 import { metricsHandler, serverTraceInterceptor } from "@weft/telemetry";
 import { cancelWorkflow } from "./cancel-workflow.ts";
 import { claimRuns } from "./claim-runs.ts";
+import { ClaimHub, readJournals, streamClaims } from "./claims.ts";
 import { commitTurns } from "./commit-turns.ts";
 import type { JournalConfig } from "./config.ts";
 import type { JournalContext } from "./context.ts";
@@ -78,6 +79,7 @@ export async function startJournal(config: JournalConfig, options: JournalOption
       notifier: new Notifier(nc, config.prefix),
       publisher: new TaskPublisher(jetstream(nc), config.prefix, logger, metrics),
       metrics,
+      claims: new ClaimHub(),
       dbAttributes: databaseAttributes(config.databaseUrl),
       rearmTimers: (due) => timers?.rearm(due),
     };
@@ -99,6 +101,8 @@ export async function startJournal(config: JournalConfig, options: JournalOption
       recordResultBatch: (req) => recordResultBatch(j, req),
       heartbeatSteps: (req) => heartbeatSteps(j, req),
       leaseShards: (req) => leaseShards(j, req),
+      streamClaims: (reqs, ctx) => streamClaims(j, reqs, ctx),
+      readJournals: (req) => readJournals(j, req),
     };
     cleanup.push({ name: "task publishes", run: () => j.publisher.settle() });
     const server = await startServer({

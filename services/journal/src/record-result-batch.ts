@@ -10,6 +10,7 @@ import {
   ResultStatus,
 } from "@weft/contracts";
 import { type Link, spanContextOf, trace } from "@weft/telemetry";
+import { abandonPush, deliverPushed, type Push, pushClaims } from "./claims.ts";
 import { applyCommitEffects } from "./commit-effects.ts";
 import type { JournalContext } from "./context.ts";
 import { failureToStored, toBytea } from "./messages.ts";
@@ -53,29 +54,45 @@ export async function recordResultBatch(
   }
 
   linkResults(req.results);
-  const { applied, states, readyRuns } = await inDatabaseSpan(j, "recordResultBatch", () =>
-    j.db.transaction().execute(async (trx) => {
-      await lockRunsOfSteps(
-        trx,
-        toRecord.map((r) => r.stepId),
-      );
-      const applied = await recordResults(trx, toRecord);
-      const appliedIds = new Set(applied.map((a) => a.id));
-      const states = await stepStates(
-        trx,
-        toRecord.filter((r) => !appliedIds.has(r.stepId)).map((r) => r.stepId),
-      );
-      const readyRuns = await markReady(
-        trx,
-        applied.filter((a) => WAKING_KINDS.has(a.kind)).map((a) => a.run_id),
-      );
-      return { applied, states, readyRuns };
-    }),
-  );
+  let push: Push | undefined;
+  let outcome: {
+    applied: Awaited<ReturnType<typeof recordResults>>;
+    states: Awaited<ReturnType<typeof stepStates>>;
+    readyRuns: string[];
+  };
+  try {
+    outcome = await inDatabaseSpan(j, "recordResultBatch", () =>
+      j.db.transaction().execute(async (trx) => {
+        await lockRunsOfSteps(
+          trx,
+          toRecord.map((r) => r.stepId),
+        );
+        const applied = await recordResults(trx, toRecord);
+        const appliedIds = new Set(applied.map((a) => a.id));
+        const states = await stepStates(
+          trx,
+          toRecord.filter((r) => !appliedIds.has(r.stepId)).map((r) => r.stepId),
+        );
+        const readyRuns = await markReady(
+          trx,
+          applied.filter((a) => WAKING_KINDS.has(a.kind)).map((a) => a.run_id),
+        );
+        // Runs a coordinator's stream can take are claimed for it here (no ClaimRuns round trip).
+        push = await pushClaims(j, trx, readyRuns);
+        return { applied, states, readyRuns };
+      }),
+    );
+  } catch (err) {
+    abandonPush(j, push);
+    throw err;
+  }
+  const { applied, states, readyRuns } = outcome;
+  if (push) deliverPushed(j, push);
 
   applyCommitEffects(j, {
     tasks: [],
-    wake: readyRuns.length > 0,
+    // Coordinators poll for what was not pushed (runs leased mid-turn come back with their commit).
+    wake: readyRuns.some((id) => !push?.leased.has(id)),
     changedRuns: applied.map((a) => a.run_id),
   });
 

@@ -12,6 +12,7 @@ import { ROOT_CONTEXT } from "@opentelemetry/api";
 import { type StartWorkflowRequest, type StartWorkflowResponse, StartWorkflowResponseSchema } from "@weft/contracts";
 import { shardOf } from "@weft/runtime";
 import { context, currentTraceparent, SpanKind, SpanStatusCode } from "@weft/telemetry";
+import { deliverPushed, firstClaim } from "./claims.ts";
 import type { JournalContext } from "./context.ts";
 import type { RunRow } from "./db.ts";
 import { uuidv7 } from "./ids.ts";
@@ -60,20 +61,35 @@ export class StartBatcher {
   private async flush(): Promise<void> {
     while (this.queue.length > 0) {
       const batch = this.queue.splice(0, MAX_BATCH);
+      // New runs a coordinator's stream can take are inserted already claimed for it.
+      const reservation = this.j.claims.reserve(
+        batch.map((p) => p.run.id),
+        this.j.config.shards,
+      );
+      const leases = new Map(reservation?.leases.map((l) => [l.runId, { owner: l.owner, leaseMs: l.leaseMs }]));
       try {
         const stop = this.j.metrics.transactionSeconds.startTimer({ name: "startWorkflow" });
         const rows = await insertRootRuns(
           this.j.db,
-          batch.map((p) => p.run),
+          batch.map((p) => ({ ...p.run, lease: leases.get(p.run.id) })),
         ).finally(stop);
         this.j.metrics.batchSize.StartWorkflow.observe(batch.length);
-        if (rows.length > 0) this.j.notifier.wake();
+        const pushed = rows.filter((r) => r.lease_owner !== null);
+        if (reservation) {
+          deliverPushed(this.j, {
+            reservation,
+            leased: new Set(pushed.map((r) => r.id)),
+            pushed: pushed.map((r) => ({ owner: r.lease_owner ?? "", claim: firstClaim(r) })),
+          });
+        }
+        if (rows.length > pushed.length) this.j.notifier.wake();
         const byId = new Map(rows.map((r) => [r.id, r]));
         for (const p of batch) {
           p.batchSize = batch.length;
           p.resolve(byId.get(p.run.id));
         }
       } catch (err) {
+        if (reservation) this.j.claims.unreserve(reservation);
         for (const p of batch) p.reject(err);
       }
     }

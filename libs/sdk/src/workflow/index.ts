@@ -2,7 +2,12 @@
 
 export { fnv1a32, mulberry32 } from "./deterministic.ts";
 export { type ApplyOptions, StaleExecutionError, WorkflowExecution, WorkflowNotFoundError } from "./execution.ts";
-export { ExecutionCache, type ExecutionCacheOptions, type ExecutionCacheStats } from "./execution-cache.ts";
+export {
+  ExecutionCache,
+  type ExecutionCacheOptions,
+  type ExecutionCacheStats,
+  FullJournalNeededError,
+} from "./execution-cache.ts";
 export {
   EXECUTOR_KINDS,
   type JournalStep,

@@ -38,6 +38,12 @@ export interface TurnInput {
    * workflow code). Costs a second replay.
    */
   alwaysReplay?: boolean;
+  /**
+   * The claim this turn serves: its number among the run's claims (from 1) and whether `steps`
+   * holds only the outcomes since claim `number - 1` (the journal's incremental claims). A partial
+   * claim can only be served by the live execution that took the previous claim.
+   */
+  claim?: { number: number; partial: boolean };
 }
 
 /** A step call the journal has not seen yet: the coordinator inserts it. */

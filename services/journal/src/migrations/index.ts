@@ -1,9 +1,11 @@
 // The journal's migrations, in order; a static provider so that no directory is read at run time.
 import type { Migration, MigrationProvider } from "kysely/migration";
 import * as m001 from "./001-initial-schema.ts";
+import * as m070 from "./070-incremental-claims.ts";
 
 const migrations: Record<string, Migration> = {
   "001-initial-schema": m001,
+  "070-incremental-claims": m070,
 };
 
 export const migrationProvider: MigrationProvider = {

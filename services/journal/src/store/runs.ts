@@ -33,7 +33,10 @@ export async function insertRuns(db: Db, runs: readonly NewRun[]): Promise<RunRo
   return rows;
 }
 
-export type NewRootRun = Omit<NewRun, "parentRunId" | "parentSeq" | "appVersion">;
+export type NewRootRun = Omit<NewRun, "parentRunId" | "parentSeq" | "appVersion"> & {
+  /** Inserted already leased to this coordinator (a push claim; its first claim). */
+  lease?: { owner: string; leaseMs: number };
+};
 
 /**
  * Inserts root runs of registered workflows (one statement): the workflow's registration is
@@ -43,12 +46,16 @@ export type NewRootRun = Omit<NewRun, "parentRunId" | "parentSeq" | "appVersion"
 export async function insertRootRuns(db: Db, runs: readonly NewRootRun[]): Promise<RunRow[]> {
   if (runs.length === 0) return [];
   const { rows } = await sql<RunRow>`
-    INSERT INTO runs (id, workflow_name, status, args, idempotency_key, shard, traceparent, app_version, ready, ready_at)
-    SELECT t.id, t.workflow_name, 'running', t.args, t.idempotency_key, t.shard, t.traceparent, d.app_version, true, now()
+    INSERT INTO runs (id, workflow_name, status, args, idempotency_key, shard, traceparent, app_version, ready, ready_at,
+                      lease_owner, lease_expires, lease_token, claims)
+    SELECT t.id, t.workflow_name, 'running', t.args, t.idempotency_key, t.shard, t.traceparent, d.app_version,
+           t.owner IS NULL, now(), t.owner, now() + t.lease_ms * interval '1 millisecond',
+           CASE WHEN t.owner IS NULL THEN 0 ELSE 1 END, CASE WHEN t.owner IS NULL THEN 0 ELSE 1 END
     FROM unnest(${runs.map((r) => r.id)}::uuid[], ${runs.map((r) => r.workflowName)}::text[],
                 ${runs.map((r) => r.args)}::bytea[], ${runs.map((r) => r.idempotencyKey)}::text[],
-                ${runs.map((r) => r.shard)}::int[], ${runs.map((r) => r.traceparent)}::text[])
-      AS t(id, workflow_name, args, idempotency_key, shard, traceparent)
+                ${runs.map((r) => r.shard)}::int[], ${runs.map((r) => r.traceparent)}::text[],
+                ${runs.map((r) => r.lease?.owner ?? null)}::text[], ${runs.map((r) => r.lease?.leaseMs ?? null)}::int[])
+      AS t(id, workflow_name, args, idempotency_key, shard, traceparent, owner, lease_ms)
     JOIN workflow_defs d ON d.name = t.workflow_name
     ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
     RETURNING *`.execute(db);
@@ -116,6 +123,7 @@ export async function claimRuns(
     UPDATE runs SET lease_owner = ${owner},
                     lease_expires = now() + ${leaseMs} * interval '1 millisecond',
                     lease_token = lease_token + 1,
+                    claims = claims + 1,
                     ready = false,
                     updated_at = now()
     WHERE id IN (
@@ -157,6 +165,56 @@ export async function runStatuses(db: Db, ids: readonly string[]): Promise<Map<s
   const { rows } = await sql<{ id: string; status: RunStatusText }>`
     SELECT id, status FROM runs WHERE id = ANY(${[...ids]}::uuid[])`.execute(db);
   return new Map(rows.map((r) => [r.id, r.status]));
+}
+
+/** A run to lease to an owner (a push claim). */
+export interface LeaseTo {
+  runId: string;
+  owner: string;
+  leaseMs: number;
+}
+
+/**
+ * Leases the given runs to their owners if they are running, ready and not leased (a claim of
+ * runs the caller already knows are ready, e.g. made ready in the same transaction); returns the
+ * runs it leased.
+ */
+export async function leaseReadyRuns(db: Db, leases: readonly LeaseTo[]): Promise<RunRow[]> {
+  if (leases.length === 0) return [];
+  const { rows } = await sql<RunRow>`
+    UPDATE runs SET lease_owner = t.owner,
+                    lease_expires = now() + t.lease_ms * interval '1 millisecond',
+                    lease_token = lease_token + 1,
+                    claims = claims + 1,
+                    ready = false,
+                    updated_at = now()
+    FROM unnest(${leases.map((l) => l.runId)}::uuid[], ${leases.map((l) => l.owner)}::text[],
+                ${leases.map((l) => l.leaseMs)}::int[]) AS t(id, owner, lease_ms)
+    WHERE runs.id = t.id AND runs.status = 'running' AND runs.ready
+      AND (runs.lease_expires IS NULL OR runs.lease_expires < now())
+    RETURNING runs.*`.execute(db);
+  return rows;
+}
+
+/** Releases leases that are still the given owner's with the given token, and makes the runs ready. */
+export async function releaseLeases(db: Db, leases: readonly (FenceInput & { owner: string })[]): Promise<void> {
+  if (leases.length === 0) return;
+  await sql`
+    UPDATE runs SET lease_owner = NULL, lease_expires = NULL, ready = true,
+                    ready_at = coalesce(ready_at, now()), updated_at = now()
+    FROM unnest(${leases.map((l) => l.runId)}::uuid[], ${leases.map((l) => l.owner)}::text[],
+                ${leases.map((l) => l.token.toString())}::bigint[]) AS t(id, owner, token)
+    WHERE runs.id = t.id AND runs.status = 'running' AND runs.lease_owner = t.owner AND runs.lease_token = t.token`.execute(
+    db,
+  );
+}
+
+/** The running runs among `ids`. */
+export async function runningRuns(db: Db, ids: readonly string[]): Promise<RunRow[]> {
+  if (ids.length === 0) return [];
+  const { rows } = await sql<RunRow>`
+    SELECT * FROM runs WHERE id = ANY(${[...ids]}::uuid[]) AND status = 'running'`.execute(db);
+  return rows;
 }
 
 /** Marks running runs ready (keeping the earlier ready_at of a run already ready); returns their ids. */

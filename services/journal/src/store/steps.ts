@@ -83,6 +83,7 @@ function newStepRow(s: NewStepRow, decided: Pick<StepRow, "created_at" | "dispat
     heartbeat_at: null,
     shard: s.shard,
     traceparent: s.traceparent,
+    delivered: false,
     created_at: decided.created_at,
     started_at: null,
     completed_at: null,
@@ -97,6 +98,32 @@ export async function currentSteps(db: Db, runIds: readonly string[]): Promise<S
     WHERE s.run_id = ANY(${[...runIds]}::uuid[])
     ORDER BY s.run_id, s.seq`.execute(db);
   return rows;
+}
+
+/**
+ * What claims carry, in one statement: marks the outcomes of the runs' current generations that
+ * no claim delivered yet as delivered and returns them; for `fullRunIds` (first claims) also the
+ * rest of the journal (running steps and outcomes delivered before).
+ */
+export async function takeUndelivered(
+  db: Db,
+  runIds: readonly string[],
+  fullRunIds: readonly string[] = [],
+): Promise<StepRow[]> {
+  if (runIds.length === 0) return [];
+  const { rows } = await sql<StepRow>`
+    WITH taken AS (
+      UPDATE steps s SET delivered = true
+      FROM runs r
+      WHERE s.run_id = ANY(${[...runIds]}::uuid[]) AND s.status <> 'running' AND NOT s.delivered
+        AND r.id = s.run_id AND r.generation = s.generation
+      RETURNING s.*
+    )
+    SELECT * FROM taken
+    UNION ALL
+    SELECT s.* FROM steps s JOIN runs r ON r.id = s.run_id AND r.generation = s.generation
+    WHERE s.run_id = ANY(${[...fullRunIds]}::uuid[]) AND (s.status = 'running' OR s.delivered)`.execute(db);
+  return rows.sort((a, b) => (a.run_id < b.run_id ? -1 : a.run_id > b.run_id ? 1 : a.seq - b.seq));
 }
 
 /** Every step of a run, all generations. */

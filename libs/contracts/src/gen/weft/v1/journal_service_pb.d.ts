@@ -163,11 +163,28 @@ export declare type ClaimedRun = Message<"weft.v1.ClaimedRun"> & {
   leaseToken: bigint;
 
   /**
-   * The journal of the run's current generation, ordered by seq.
+   * The journal of the run's current generation, ordered by seq; when `partial`, only the
+   * outcomes no earlier claim delivered.
    *
    * @generated from field: repeated weft.v1.Step steps = 3;
    */
   steps: Step[];
+
+  /**
+   * This claim's number among the claims of the run's current generation, from 1.
+   *
+   * @generated from field: uint32 claim = 70;
+   */
+  claim: number;
+
+  /**
+   * `steps` holds only the outcomes no earlier claim delivered: enough for a coordinator whose
+   * live execution of the run took claim `claim - 1`; any other coordinator reads the full
+   * journal with ReadJournals.
+   *
+   * @generated from field: bool partial = 71;
+   */
+  partial: boolean;
 };
 
 /**
@@ -374,6 +391,21 @@ export declare type CommitTurnsRequest = Message<"weft.v1.CommitTurnsRequest"> &
    * @generated from field: repeated weft.v1.Turn turns = 2;
    */
   turns: Turn[];
+
+  /**
+   * Runs that are ready again once their turn commits (outcomes recorded while the turn ran) stay
+   * leased to the caller and come back in `claimed`, instead of being released for a new claim.
+   *
+   * @generated from field: bool continue_ready = 70;
+   */
+  continueReady: boolean;
+
+  /**
+   * Lease of those continued runs; 0 means the journal's default.
+   *
+   * @generated from field: uint32 lease_ms = 71;
+   */
+  leaseMs: number;
 };
 
 /**
@@ -418,6 +450,13 @@ export declare type CommitTurnsResponse = Message<"weft.v1.CommitTurnsResponse">
    * @generated from field: repeated weft.v1.TurnResult results = 1;
    */
   results: TurnResult[];
+
+  /**
+   * With continue_ready: the runs claimed again for the caller, as ClaimRuns returns them.
+   *
+   * @generated from field: repeated weft.v1.ClaimedRun claimed = 70;
+   */
+  claimed: ClaimedRun[];
 };
 
 /**
@@ -425,6 +464,86 @@ export declare type CommitTurnsResponse = Message<"weft.v1.CommitTurnsResponse">
  * Use `create(CommitTurnsResponseSchema)` to create a new message.
  */
 export declare const CommitTurnsResponseSchema: GenMessage<CommitTurnsResponse>;
+
+/**
+ * @generated from message weft.v1.StreamClaimsRequest
+ */
+export declare type StreamClaimsRequest = Message<"weft.v1.StreamClaimsRequest"> & {
+  /**
+   * The first message names the coordinator (the lease owner) and the lease of pushed claims.
+   *
+   * @generated from field: string owner = 1;
+   */
+  owner: string;
+
+  /**
+   * @generated from field: uint32 lease_ms = 2;
+   */
+  leaseMs: number;
+
+  /**
+   * More runs the coordinator can take now (added to what it granted before).
+   *
+   * @generated from field: uint32 credits = 3;
+   */
+  credits: number;
+};
+
+/**
+ * Describes the message weft.v1.StreamClaimsRequest.
+ * Use `create(StreamClaimsRequestSchema)` to create a new message.
+ */
+export declare const StreamClaimsRequestSchema: GenMessage<StreamClaimsRequest>;
+
+/**
+ * @generated from message weft.v1.StreamClaimsResponse
+ */
+export declare type StreamClaimsResponse = Message<"weft.v1.StreamClaimsResponse"> & {
+  /**
+   * @generated from field: repeated weft.v1.ClaimedRun runs = 1;
+   */
+  runs: ClaimedRun[];
+};
+
+/**
+ * Describes the message weft.v1.StreamClaimsResponse.
+ * Use `create(StreamClaimsResponseSchema)` to create a new message.
+ */
+export declare const StreamClaimsResponseSchema: GenMessage<StreamClaimsResponse>;
+
+/**
+ * @generated from message weft.v1.ReadJournalsRequest
+ */
+export declare type ReadJournalsRequest = Message<"weft.v1.ReadJournalsRequest"> & {
+  /**
+   * @generated from field: repeated string run_ids = 1;
+   */
+  runIds: string[];
+};
+
+/**
+ * Describes the message weft.v1.ReadJournalsRequest.
+ * Use `create(ReadJournalsRequestSchema)` to create a new message.
+ */
+export declare const ReadJournalsRequestSchema: GenMessage<ReadJournalsRequest>;
+
+/**
+ * @generated from message weft.v1.ReadJournalsResponse
+ */
+export declare type ReadJournalsResponse = Message<"weft.v1.ReadJournalsResponse"> & {
+  /**
+   * One entry per run still running, with its full journal (partial is false).
+   *
+   * @generated from field: repeated weft.v1.ClaimedRun runs = 1;
+   */
+  runs: ClaimedRun[];
+};
+
+/**
+ * Describes the message weft.v1.ReadJournalsResponse.
+ * Use `create(ReadJournalsResponseSchema)` to create a new message.
+ */
+export declare const ReadJournalsResponseSchema: GenMessage<ReadJournalsResponse>;
 
 /**
  * @generated from message weft.v1.StepResult
@@ -833,6 +952,30 @@ export declare const JournalService: GenService<{
     methodKind: "unary";
     input: typeof LeaseShardsRequestSchema;
     output: typeof LeaseShardsResponseSchema;
+  },
+  /**
+   * A coordinator's push channel. The journal claims runs for it in the same transaction that
+   * made them ready (results recorded, runs started) and sends them down this stream, saving the
+   * wake-up and the ClaimRuns round trip. The coordinator grants credits (runs it can take);
+   * the journal never sends more than granted. ClaimRuns remains the fallback for everything else.
+   *
+   * @generated from rpc weft.v1.JournalService.StreamClaims
+   */
+  streamClaims: {
+    methodKind: "bidi_streaming";
+    input: typeof StreamClaimsRequestSchema;
+    output: typeof StreamClaimsResponseSchema;
+  },
+  /**
+   * Full journals (current generation) of runs, for a coordinator that got a partial claim but no
+   * longer holds the run's live execution.
+   *
+   * @generated from rpc weft.v1.JournalService.ReadJournals
+   */
+  readJournals: {
+    methodKind: "unary";
+    input: typeof ReadJournalsRequestSchema;
+    output: typeof ReadJournalsResponseSchema;
   },
 }>;
 

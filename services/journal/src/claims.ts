@@ -1,0 +1,312 @@
+// Claimed runs as coordinators receive them, and the push channel that delivers claims without a
+// ClaimRuns round trip.
+//
+// A claim carries a run's whole journal only on the first claim of a generation. After that it
+// carries the outcomes no earlier claim delivered (`partial`): a coordinator whose live execution
+// took the previous claim (claims are numbered) needs nothing else, and any other coordinator
+// reads the full journal (ReadJournals). So a turn costs O(new outcomes), not O(journal length).
+// A claim that never reached its coordinator breaks the numbering, so it cannot lose outcomes.
+//
+// Push: a coordinator holds a StreamClaims stream open and grants credits. A transaction that
+// makes runs ready (RecordResultBatch) leases them to the connected coordinator that owns their
+// shard (shard mod streams, so a run keeps meeting the same live execution) while it has credit,
+// and sends them down its stream after the commit. Runs it cannot push stay ready for ClaimRuns.
+import { create } from "@bufbuild/protobuf";
+import type { HandlerContext } from "@connectrpc/connect";
+import {
+  type ClaimedRun,
+  ClaimedRunSchema,
+  type ReadJournalsRequest,
+  type ReadJournalsResponse,
+  ReadJournalsResponseSchema,
+  type StreamClaimsRequest,
+  type StreamClaimsResponse,
+  StreamClaimsResponseSchema,
+} from "@weft/contracts";
+import { shardOf } from "@weft/runtime";
+import type { JournalContext } from "./context.ts";
+import type { Db, RunRow, StepRow } from "./db.ts";
+import { runToProto, stepToProto } from "./messages.ts";
+import { type LeaseTo, leaseReadyRuns, releaseLeases, runningRuns } from "./store/runs.ts";
+import { currentSteps, takeUndelivered } from "./store/steps.ts";
+import { requireCount, requireName, requireRange, requireUuid } from "./validation.ts";
+
+export const DEFAULT_LEASE_MS = 30_000;
+const MAX_READ_JOURNALS = 10_000;
+
+function groupByRun(steps: readonly StepRow[]): Map<string, StepRow[]> {
+  const byRun = new Map<string, StepRow[]>();
+  for (const step of steps) {
+    const list = byRun.get(step.run_id);
+    if (list) list.push(step);
+    else byRun.set(step.run_id, [step]);
+  }
+  return byRun;
+}
+
+/**
+ * The claims of freshly leased runs (inside the leasing transaction): the full journal on a
+ * generation's first claim, else the outcomes no earlier claim delivered.
+ */
+export async function claimsOf(db: Db, runs: readonly RunRow[]): Promise<ClaimedRun[]> {
+  if (runs.length === 0) return [];
+  const steps = groupByRun(
+    await takeUndelivered(
+      db,
+      runs.map((r) => r.id),
+      runs.filter((r) => r.claims <= 1).map((r) => r.id),
+    ),
+  );
+  return runs.map((run) =>
+    create(ClaimedRunSchema, {
+      run: runToProto(run),
+      leaseToken: BigInt(run.lease_token),
+      claim: run.claims,
+      partial: run.claims > 1,
+      steps: (steps.get(run.id) ?? []).map(stepToProto),
+    }),
+  );
+}
+
+/** The first claim of a run inserted already leased: the run, no journal yet. */
+export function firstClaim(run: RunRow): ClaimedRun {
+  return create(ClaimedRunSchema, {
+    run: runToProto(run),
+    leaseToken: BigInt(run.lease_token),
+    claim: run.claims,
+    partial: false,
+    steps: [],
+  });
+}
+
+export async function readJournals(j: JournalContext, req: ReadJournalsRequest): Promise<ReadJournalsResponse> {
+  requireCount("run_ids", req.runIds.length, 0, MAX_READ_JOURNALS);
+  const ids = req.runIds.map((id, i) => requireUuid(`run_ids[${i}]`, id));
+  const runs = await runningRuns(j.db, ids);
+  const steps = groupByRun(
+    await currentSteps(
+      j.db,
+      runs.map((r) => r.id),
+    ),
+  );
+  return create(ReadJournalsResponseSchema, {
+    runs: runs.map((run) => ({
+      run: runToProto(run),
+      leaseToken: BigInt(run.lease_token),
+      claim: run.claims,
+      partial: false,
+      steps: (steps.get(run.id) ?? []).map(stepToProto),
+    })),
+  });
+}
+
+interface ClaimStream {
+  readonly owner: string;
+  readonly leaseMs: number;
+  credits: number;
+  push(runs: ClaimedRun[]): void;
+}
+
+/** Credits taken for one transaction's push claims. */
+export interface PushReservation {
+  readonly leases: readonly LeaseTo[];
+  readonly streams: ReadonlyMap<string, ClaimStream>;
+}
+
+export class ClaimHub {
+  private streams: ClaimStream[] = [];
+
+  get size(): number {
+    return this.streams.length;
+  }
+
+  add(stream: ClaimStream): void {
+    this.streams = [...this.streams, stream].sort((a, b) => (a.owner < b.owner ? -1 : a.owner > b.owner ? 1 : 0));
+  }
+
+  remove(stream: ClaimStream): void {
+    this.streams = this.streams.filter((s) => s !== stream);
+  }
+
+  /**
+   * Picks the stream owning each run's shard and takes one of its credits; runs whose stream
+   * has none are left out (they stay ready for ClaimRuns).
+   */
+  reserve(runIds: readonly string[], shards: number): PushReservation | undefined {
+    if (this.streams.length === 0 || runIds.length === 0) return undefined;
+    const leases: LeaseTo[] = [];
+    const streams = new Map<string, ClaimStream>();
+    for (const runId of new Set(runIds)) {
+      const stream = this.streams[shardOf(runId, shards) % this.streams.length];
+      if (!stream || stream.credits <= 0) continue;
+      stream.credits--;
+      streams.set(stream.owner, stream);
+      leases.push({ runId, owner: stream.owner, leaseMs: stream.leaseMs });
+    }
+    return leases.length > 0 ? { leases, streams } : undefined;
+  }
+
+  /** Gives back the credits of reserved runs that were not leased (or of a failed transaction). */
+  unreserve(reservation: PushReservation, leased: ReadonlySet<string> = new Set()): void {
+    for (const lease of reservation.leases) {
+      if (leased.has(lease.runId)) continue;
+      const stream = reservation.streams.get(lease.owner);
+      if (stream) stream.credits++;
+    }
+  }
+
+  /**
+   * After the commit: sends each claimed run down its owner's stream. Returns the claims whose
+   * stream went away meanwhile (their leases should be released).
+   */
+  deliver(reservation: PushReservation, pushed: readonly PushedClaim[]): PushedClaim[] {
+    const byOwner = new Map<string, ClaimedRun[]>();
+    for (const { owner, claim } of pushed) {
+      const list = byOwner.get(owner);
+      if (list) list.push(claim);
+      else byOwner.set(owner, [claim]);
+    }
+    const orphaned: PushedClaim[] = [];
+    for (const [owner, claims] of byOwner) {
+      const stream = reservation.streams.get(owner);
+      if (stream && this.streams.includes(stream)) stream.push(claims);
+      else orphaned.push(...claims.map((claim) => ({ owner, claim })));
+    }
+    return orphaned;
+  }
+}
+
+/** A claim leased to a coordinator's stream. */
+export interface PushedClaim {
+  owner: string;
+  claim: ClaimedRun;
+}
+
+/**
+ * Leases of pushed claims whose coordinator is gone: made claimable again at once (instead of
+ * waiting for the lease to expire), fenced by token so a lease renewed meanwhile is kept.
+ */
+export async function releaseOrphans(j: JournalContext, orphaned: readonly PushedClaim[]): Promise<void> {
+  if (orphaned.length === 0) return;
+  try {
+    await releaseLeases(
+      j.db,
+      orphaned.map(({ owner, claim }) => ({ runId: claim.run?.id ?? "", owner, token: claim.leaseToken })),
+    );
+    j.notifier.wake();
+  } catch (err) {
+    j.logger.warn({ err, runs: orphaned.length }, "releasing orphaned push claims failed; their leases will expire");
+  }
+}
+
+/**
+ * Push claims for runs a transaction just made ready: leases those whose coordinator has credit
+ * (inside the transaction) and returns what to deliver after the commit.
+ */
+export async function pushClaims(j: JournalContext, db: Db, readyRunIds: readonly string[]): Promise<Push | undefined> {
+  const reservation = j.claims.reserve(readyRunIds, j.config.shards);
+  if (!reservation) return undefined;
+  try {
+    const leased = await leaseReadyRuns(db, reservation.leases);
+    const claims = await claimsOf(db, leased);
+    return {
+      reservation,
+      leased: new Set(leased.map((r) => r.id)),
+      pushed: claims.map((claim, i) => ({ owner: leased[i]?.lease_owner ?? "", claim })),
+    };
+  } catch (err) {
+    j.claims.unreserve(reservation);
+    throw err;
+  }
+}
+
+export interface Push {
+  reservation: PushReservation;
+  leased: ReadonlySet<string>;
+  pushed: PushedClaim[];
+}
+
+/** After the commit of a transaction that pushed claims: delivers them. */
+export function deliverPushed(j: JournalContext, push: Push): void {
+  j.claims.unreserve(push.reservation, push.leased);
+  const orphaned = j.claims.deliver(push.reservation, push.pushed);
+  if (orphaned.length > 0) void releaseOrphans(j, orphaned);
+}
+
+/** The transaction that pushed claims failed: nothing was leased. */
+export function abandonPush(j: JournalContext, push: Push | undefined): void {
+  if (push) j.claims.unreserve(push.reservation);
+}
+
+/** StreamClaims: registers the coordinator's stream with the hub and sends it what is pushed. */
+export async function* streamClaims(
+  j: JournalContext,
+  requests: AsyncIterable<StreamClaimsRequest>,
+  ctx: HandlerContext,
+): AsyncGenerator<StreamClaimsResponse> {
+  const iterator = requests[Symbol.asyncIterator]();
+  const first = await iterator.next();
+  if (first.done) return;
+  const owner = requireName("owner", first.value.owner);
+  const leaseMs =
+    first.value.leaseMs === 0 ? DEFAULT_LEASE_MS : requireRange("lease_ms", first.value.leaseMs, 100, 3_600_000);
+  const queue: ClaimedRun[] = [];
+  let notify: (() => void) | undefined;
+  const wakeUp = () => {
+    const n = notify;
+    notify = undefined;
+    n?.();
+  };
+  const stream: ClaimStream = {
+    owner,
+    leaseMs,
+    credits: first.value.credits,
+    push(runs) {
+      queue.push(...runs);
+      wakeUp();
+    },
+  };
+  let ended = false;
+  const reading = (async () => {
+    try {
+      for (;;) {
+        const next = await iterator.next();
+        if (next.done) break;
+        stream.credits += next.value.credits;
+      }
+    } catch {
+      // the coordinator went away
+    } finally {
+      ended = true;
+      wakeUp();
+    }
+  })();
+  const onAbort = () => {
+    ended = true;
+    wakeUp();
+  };
+  ctx.signal.addEventListener("abort", onAbort);
+  j.claims.add(stream);
+  j.logger.info({ owner, credits: stream.credits }, "coordinator claim stream opened");
+  try {
+    while (!ended) {
+      if (queue.length === 0) {
+        await new Promise<void>((resolve) => {
+          notify = resolve;
+        });
+        continue;
+      }
+      yield create(StreamClaimsResponseSchema, { runs: queue.splice(0) });
+    }
+  } finally {
+    j.claims.remove(stream);
+    ctx.signal.removeEventListener("abort", onAbort);
+    j.logger.info({ owner }, "coordinator claim stream closed");
+    // Claims pushed but never sent: claimable again now.
+    await releaseOrphans(
+      j,
+      queue.splice(0).map((claim) => ({ owner, claim })),
+    );
+    void reading;
+  }
+}
