@@ -3,7 +3,7 @@ import { defineApp } from "../app.ts";
 import { defineStep } from "../step.ts";
 import { defineWorkflow } from "../workflow-definition.ts";
 import { StaleExecutionError, WorkflowExecution } from "./execution.ts";
-import { ExecutionCache } from "./execution-cache.ts";
+import { ExecutionCache, FullJournalNeededError } from "./execution-cache.ts";
 import type { JournalStep, RunInfo } from "./journal.ts";
 import { replayTurn } from "./replay-turn.ts";
 import { simulate } from "./simulate.test-helper.ts";
@@ -100,4 +100,40 @@ describe("ExecutionCache", () => {
     expect(outcome.completion).toEqual({ result: 256 });
     expect(turns).toBeGreaterThan(256);
   }, 60_000);
+
+  it("serves partial claims (new outcomes only) from the execution that took the previous claim", async () => {
+    const cache = new ExecutionCache(app);
+    const r = run("counter", 3);
+    const journal: JournalStep[] = [];
+    let delta: JournalStep[] = [];
+    for (let claim = 1; claim <= 3; claim++) {
+      const fresh = await replayTurn(app, { run: r, steps: journal });
+      const steps = claim === 1 ? journal : delta;
+      expect(await cache.turn({ run: r, steps, claim: { number: claim, partial: claim > 1 } })).toEqual(fresh);
+      const done = step(claim, "inc", "completed", claim, claim);
+      journal.push(done);
+      delta = [done];
+    }
+    expect(await cache.turn({ run: r, steps: delta, claim: { number: 4, partial: true } })).toEqual({
+      newSteps: [],
+      completion: { result: 3 },
+    });
+    expect(cache.stats).toEqual({ hits: 3, misses: 1, stale: 0 });
+  });
+
+  it("asks for the full journal when a partial claim does not continue its live execution", async () => {
+    const cache = new ExecutionCache(app);
+    const r = run("counter", 3);
+    const partial = { run: r, steps: [step(1, "inc", "completed", 1, 1)], claim: { number: 2, partial: true } };
+    // No live execution at all.
+    await expect(cache.turn(partial)).rejects.toBeInstanceOf(FullJournalNeededError);
+    // A live execution that took claim 1, offered claim 3 (claim 2 went elsewhere).
+    await cache.turn({ run: r, steps: [], claim: { number: 1, partial: false } });
+    expect(cache.continues(r.id, 2)).toBe(true);
+    await expect(cache.turn({ ...partial, claim: { number: 3, partial: true } })).rejects.toBeInstanceOf(
+      FullJournalNeededError,
+    );
+    // The determinism test mode never uses a live execution.
+    await expect(cache.turn({ ...partial, alwaysReplay: true })).rejects.toBeInstanceOf(FullJournalNeededError);
+  });
 });
