@@ -55,6 +55,10 @@ const opts = program.opts<{
   label: string;
 }>();
 
+/** The `long` workload: steps per shape, and runs in flight. */
+const LONG_STEPS = 16_384;
+const LONG_IN_FLIGHT = 32;
+
 const out = (line = "") => process.stdout.write(`${line}\n`);
 const PAYLOAD = "x".repeat(100);
 
@@ -70,7 +74,8 @@ interface Phase {
   stepsPerRun: number;
   criticalPaths?: number[];
   /** Submit one at a time, each after the previous finished (idle-stack latency). */
-  sequential?: boolean;
+  /** Closed loop: at most this many runs in flight, the next started as one finishes. */
+  inFlight?: number;
 }
 
 function phases(): Phase[] {
@@ -89,18 +94,20 @@ function phases(): Phase[] {
     case "W0":
       return [pipeline(() => [0, 0, 0, 0])];
     case "idle":
-      return [{ ...pipeline(() => [0, 0, 0, 0]), name: "idle", sequential: true }];
+      return [{ ...pipeline(() => [0, 0, 0, 0]), name: "idle", inFlight: 1 }];
     case "W1":
       return [pipeline(() => [50, 50, 50, 50])];
     case "seed":
       return [pipeline(seededDurations)];
     case "long":
-      // The same number of steps per shape, so that cost per step compares.
+      // The same number of steps and the same runs in flight (closed loop) for every shape, so
+      // that the cost per step compares: only the runs' length differs.
       return [4, 64, 512].map((steps) => ({
         name: `long-${steps}`,
         workflow: "bench.sequence",
-        inputs: Array.from({ length: Math.max(1, Math.floor(4096 / steps)) }, () => steps),
+        inputs: Array.from({ length: Math.max(LONG_IN_FLIGHT, Math.floor(LONG_STEPS / steps)) }, () => steps),
         stepsPerRun: steps,
+        inFlight: LONG_IN_FLIGHT,
       }));
   }
 }
@@ -139,16 +146,16 @@ async function runPhase(stack: Stack, db: pg.Pool, phase: Phase) {
     indexOf.set(id, i);
     return id;
   };
-  const sequentially = async () => {
-    for (let i = 0; i < n; i++) {
-      const id = await submitOne(i);
+  const closedLoop = async () => {
+    while (next < n) {
+      const id = await submitOne(next++);
       for await (const update of client.watchWorkflow({ runId: id })) {
         if (update.run && update.run.status !== RunStatus.RUNNING) break;
       }
     }
   };
-  const submitting = phase.sequential
-    ? sequentially()
+  const submitting = phase.inFlight
+    ? Promise.all(Array.from({ length: phase.inFlight }, closedLoop))
     : Promise.all(Array.from({ length: opts.submitConcurrency }, submit));
   let submitEndMs = 0;
   void submitting.then(() => {
@@ -230,6 +237,7 @@ async function runPhase(stack: Stack, db: pg.Pool, phase: Phase) {
     failed,
     stuck,
     cpuMsPerWorkflow: Number(((procs.reduce((s, p) => s + p.cpuSeconds, 0) * 1000) / n).toFixed(3)),
+    cpuMsPerStep: Number(((procs.reduce((s, p) => s + p.cpuSeconds, 0) * 1000) / Math.max(steps, 1)).toFixed(3)),
     processes: procs,
     batches,
     hops,
@@ -288,7 +296,7 @@ function print(r: PhaseResult) {
     out(
       `  overhead over the run's critical path: p50 ${r.overheadMs.p50} ms, p99 ${r.overheadMs.p99}, max ${r.overheadMs.max}`,
     );
-  out(`  failed ${r.failed}, stuck ${r.stuck} · whole-stack CPU ${r.cpuMsPerWorkflow} ms/workflow`);
+  out(`  failed ${r.failed}, stuck ${r.stuck} · whole-stack CPU ${r.cpuMsPerWorkflow} ms/workflow, ${r.cpuMsPerStep} ms/step`);
   if (r.hops.length > 0) out(`  hops (p50/p99 ms): ${r.hops.map((h) => `${h.hop} ${h.p50Ms}/${h.p99Ms}`).join(" · ")}`);
   for (const p of r.processes)
     out(`  ${p.name.padEnd(12)} cpu ${String(p.cpuSeconds).padStart(7)} s   peak rss ${p.peakRssMiB} MiB`);
