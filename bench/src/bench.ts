@@ -296,7 +296,9 @@ function print(r: PhaseResult) {
     out(
       `  overhead over the run's critical path: p50 ${r.overheadMs.p50} ms, p99 ${r.overheadMs.p99}, max ${r.overheadMs.max}`,
     );
-  out(`  failed ${r.failed}, stuck ${r.stuck} · whole-stack CPU ${r.cpuMsPerWorkflow} ms/workflow, ${r.cpuMsPerStep} ms/step`);
+  out(
+    `  failed ${r.failed}, stuck ${r.stuck} · whole-stack CPU ${r.cpuMsPerWorkflow} ms/workflow, ${r.cpuMsPerStep} ms/step`,
+  );
   if (r.hops.length > 0) out(`  hops (p50/p99 ms): ${r.hops.map((h) => `${h.hop} ${h.p50Ms}/${h.p99Ms}`).join(" · ")}`);
   for (const p of r.processes)
     out(`  ${p.name.padEnd(12)} cpu ${String(p.cpuSeconds).padStart(7)} s   peak rss ${p.peakRssMiB} MiB`);
