@@ -36,6 +36,15 @@ const program = new Command("weft-bench")
   .option("--coordinators <n>", "coordinator processes", int("--coordinators", 1), 1)
   .option("--shards <n>", "task shards", int("--shards", 1), 16)
   .option("--submit-concurrency <n>", "StartWorkflow calls in flight", int("--submit-concurrency", 1), 256)
+  .option(
+    "--executor-concurrency <n>",
+    "handlers running at once per executor (WEFT_EXECUTOR_CONCURRENCY; default 1024, seed 50000)",
+    int("--executor-concurrency", 1),
+  )
+  .option("--fetch-batch <n>", "largest JetStream pull (WEFT_FETCH_BATCH)", int("--fetch-batch", 1))
+  .option("--flush-max-results <n>", "results per RecordResultBatch (WEFT_FLUSH_MAX_RESULTS)", int("--flush", 1))
+  .option("--claim-batch <n>", "runs per claim and commit (WEFT_CLAIM_BATCH)", int("--claim-batch", 1))
+  .option("--turns <n>", "coordinator rounds in flight (WEFT_MAX_CONCURRENT_TURNS)", int("--turns", 1))
   .option("--tracing", "export traces (default sampler) to a local OTLP receiver", false)
   .option("--timeout <s>", "give up waiting after this many seconds", int("--timeout", 1), 900)
   .option("--results <dir>", "where JSON results go", ".bench-results")
@@ -49,6 +58,11 @@ const opts = program.opts<{
   coordinators: number;
   shards: number;
   submitConcurrency: number;
+  executorConcurrency?: number;
+  fetchBatch?: number;
+  flushMaxResults?: number;
+  claimBatch?: number;
+  turns?: number;
   tracing: boolean;
   timeout: number;
   results: string;
@@ -312,6 +326,32 @@ function print(r: PhaseResult) {
   }
 }
 
+/** The knobs given on the command line, as each service's settings (and CPU profiling). */
+function serviceEnv(): Record<"journal" | "coordinator" | "executor", Record<string, string>> {
+  const set = (entries: [string, number | undefined][]) =>
+    Object.fromEntries(entries.filter(([, v]) => v !== undefined).map(([k, v]) => [k, String(v)]));
+  const executorConcurrency = opts.executorConcurrency ?? (opts.workload === "seed" ? 50_000 : undefined);
+  const env = {
+    journal: {},
+    coordinator: set([
+      ["WEFT_CLAIM_BATCH", opts.claimBatch],
+      ["WEFT_MAX_CONCURRENT_TURNS", opts.turns],
+    ]),
+    executor: set([
+      ["WEFT_EXECUTOR_CONCURRENCY", executorConcurrency],
+      ["WEFT_FETCH_BATCH", opts.fetchBatch],
+      ["WEFT_FLUSH_MAX_RESULTS", opts.flushMaxResults],
+    ]),
+  };
+  const dir = process.env.WEFT_BENCH_PROFILE_DIR;
+  if (dir) {
+    for (const name of ["journal", "coordinator", "executor"] as const) {
+      Object.assign(env[name], { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${dir}/${name}` });
+    }
+  }
+  return env;
+}
+
 async function main() {
   const env = await createTestEnvironment(`bench_${opts.workload}`);
   let sink: OtlpSink | undefined;
@@ -337,14 +377,7 @@ async function main() {
       coordinators: opts.coordinators,
       executors: opts.executors,
       journalPort: 0,
-      serviceEnv: process.env.WEFT_BENCH_PROFILE_DIR
-        ? Object.fromEntries(
-            (["journal", "coordinator", "executor"] as const).map((name) => [
-              name,
-              { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env.WEFT_BENCH_PROFILE_DIR}/${name}` },
-            ]),
-          )
-        : undefined,
+      serviceEnv: serviceEnv(),
     });
     const results: PhaseResult[] = [];
     for (const phase of phases()) {
