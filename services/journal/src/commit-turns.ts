@@ -16,9 +16,11 @@ import {
 import { shardOf } from "@weft/runtime";
 import { claimsOf, DEFAULT_LEASE_MS } from "./claims.ts";
 import { applyCommitEffects } from "./commit-effects.ts";
+import { journalLimits } from "./config.ts";
 import type { JournalContext } from "./context.ts";
 import type { StepKindText } from "./db.ts";
 import { uuidv7 } from "./ids.ts";
+import { stepLimitFailure, stepOverLimit } from "./limits.ts";
 import { failureToStored, stepKindFromProto, TASK_KINDS, toBytea } from "./messages.ts";
 import { endRuns, type RunEnding } from "./store/run-end.ts";
 import {
@@ -38,6 +40,7 @@ import {
   notFound,
   optionalText,
   requireCount,
+  requireFailure,
   requireJson,
   requireName,
   requireRange,
@@ -75,10 +78,8 @@ function validateTurn(j: JournalContext, field: string, turn: Turn): void {
     throw invalid(`${field}.completion.outcome`, "needs a result or a failure");
   }
   if (outcome?.case === "result") requireJson(`${field}.completion.result`, outcome.value, j.config.maxPayloadBytes);
-  if (outcome?.case === "failure") {
-    optionalText(`${field}.completion.failure.message`, outcome.value.message, 64 * 1024);
-    requireJson(`${field}.completion.failure.details`, outcome.value.details, j.config.maxPayloadBytes);
-  }
+  if (outcome?.case === "failure")
+    requireFailure(`${field}.completion.failure`, outcome.value, j.config.maxPayloadBytes);
 }
 
 export async function commitTurns(j: JournalContext, req: CommitTurnsRequest): Promise<CommitTurnsResponse> {
@@ -94,6 +95,7 @@ export async function commitTurns(j: JournalContext, req: CommitTurnsRequest): P
     seenRuns.add(id);
     for (const step of turn.newSteps) if (step.kind === StepKind.CHILD) childNames.add(step.childWorkflowName);
   }
+  const { maxStepsPerRun } = journalLimits(j.config);
   const defs = await getWorkflowDefs(j.db, [...childNames]);
   for (const [i, turn] of req.turns.entries()) {
     for (const [k, step] of turn.newSteps.entries()) {
@@ -141,6 +143,17 @@ export async function commitTurns(j: JournalContext, req: CommitTurnsRequest): P
               ? { runId: run.id, status: "completed", result: toBytea(outcome.value), error: null }
               : { runId: run.id, status: "failed", result: null, error: failureToStored(outcome.value) },
           );
+          continue;
+        }
+        // A run past WEFT_MAX_STEPS_PER_RUN fails (the workflow cannot go on without its steps).
+        const over = stepOverLimit(turn.newSteps, maxStepsPerRun);
+        if (over !== undefined) {
+          endings.push({
+            runId: run.id,
+            status: "failed",
+            result: null,
+            error: stepLimitFailure(over, maxStepsPerRun),
+          });
           continue;
         }
         for (const step of turn.newSteps) {

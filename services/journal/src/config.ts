@@ -13,6 +13,19 @@ export const journalEnv = {
   WEFT_DB_POOL_SIZE: envInt(1, 1000, 10),
   WEFT_TASK_ACK_WAIT_MS: envInt(1_000, 3_600_000, 30_000),
   WEFT_STREAM_REPLICAS: envInt(1, 5, 1),
+  // Limits (docs/limits.md): each one answers with a Connect error naming its variable.
+  // Unset: max(64 MiB, 4 × WEFT_MAX_PAYLOAD_BYTES).
+  WEFT_MAX_REQUEST_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .max(1024 * 1024 * 1024)
+    .optional(),
+  WEFT_MAX_STEPS_PER_RUN: envInt(1, 10_000_000, 50_000),
+  WEFT_MAX_EVENTS_PER_RUN: envInt(1, 10_000_000, 10_000),
+  WEFT_HISTORY_PAGE_MAX: envInt(1, 10_000_000, 50_000),
+  WEFT_MAX_WATCHES_PER_CLIENT: envInt(1, 1_000_000, 100),
+  WEFT_MAX_STREAMS_PER_CONNECTION: envInt(1, 2 ** 31 - 1, 1000),
 };
 
 export interface JournalConfig {
@@ -33,6 +46,30 @@ export interface JournalConfig {
   streamReplicas?: number;
   /** Origins allowed to call from browsers (Connect-Web); "*" for any. */
   corsOrigins?: string[];
+  /** Largest request message (Connect readMaxBytes); default max(64 MiB, 4 × maxPayloadBytes). */
+  maxRequestBytes?: number;
+  /** A turn that journals a step past this seq fails its run (LimitExceededError). Default 50,000. */
+  maxStepsPerRun?: number;
+  /** SendEvent to a run holding this many events is refused (ResourceExhausted). Default 10,000. */
+  maxEventsPerRun?: number;
+  /** Largest GetHistory page (steps and events each); page_size 0 means this. Default 50,000. */
+  historyPageMax?: number;
+  /** Open WatchWorkflow streams per client address. Default 100. */
+  maxWatchesPerClient?: number;
+  /** HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS per connection. Default 1000. */
+  maxStreamsPerConnection?: number;
+}
+
+/** The limits with their defaults applied. */
+export function journalLimits(config: JournalConfig) {
+  return {
+    maxRequestBytes: config.maxRequestBytes ?? Math.max(64 * 1024 * 1024, config.maxPayloadBytes * 4),
+    maxStepsPerRun: config.maxStepsPerRun ?? 50_000,
+    maxEventsPerRun: config.maxEventsPerRun ?? 10_000,
+    historyPageMax: config.historyPageMax ?? 50_000,
+    maxWatchesPerClient: config.maxWatchesPerClient ?? 100,
+    maxStreamsPerConnection: config.maxStreamsPerConnection ?? 1000,
+  };
 }
 
 export function journalConfigFromEnv(env: Record<string, string | undefined> = process.env): JournalConfig {
@@ -51,5 +88,11 @@ export function journalConfigFromEnv(env: Record<string, string | undefined> = p
     taskAckWaitMs: e.WEFT_TASK_ACK_WAIT_MS,
     streamReplicas: e.WEFT_STREAM_REPLICAS,
     corsOrigins: e.WEFT_CORS_ORIGINS,
+    maxRequestBytes: e.WEFT_MAX_REQUEST_BYTES,
+    maxStepsPerRun: e.WEFT_MAX_STEPS_PER_RUN,
+    maxEventsPerRun: e.WEFT_MAX_EVENTS_PER_RUN,
+    historyPageMax: e.WEFT_HISTORY_PAGE_MAX,
+    maxWatchesPerClient: e.WEFT_MAX_WATCHES_PER_CLIENT,
+    maxStreamsPerConnection: e.WEFT_MAX_STREAMS_PER_CONNECTION,
   };
 }

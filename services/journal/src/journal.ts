@@ -10,7 +10,7 @@ import { cancelWorkflow } from "./cancel-workflow.ts";
 import { claimRuns } from "./claim-runs.ts";
 import { ClaimHub, readJournals, streamClaims } from "./claims.ts";
 import { commitTurns } from "./commit-turns.ts";
-import type { JournalConfig } from "./config.ts";
+import { type JournalConfig, journalLimits } from "./config.ts";
 import type { JournalContext } from "./context.ts";
 import { migrate, openDatabase } from "./db.ts";
 import { getHistory, getWorkflow } from "./get-workflow.ts";
@@ -29,7 +29,7 @@ import { TaskPublisher } from "./task-publisher.ts";
 import { ensureTaskStream } from "./task-stream.ts";
 import { databaseAttributes } from "./telemetry.ts";
 import { Timers } from "./timers.ts";
-import { watchWorkflow } from "./watch-workflow.ts";
+import { WatchCounter, watchWorkflow } from "./watch-workflow.ts";
 
 export interface RunningJournal {
   readonly port: number;
@@ -85,13 +85,15 @@ export async function startJournal(config: JournalConfig, options: JournalOption
     };
 
     const starts = new StartBatcher(j);
+    const limits = journalLimits(config);
+    const watches = new WatchCounter(limits.maxWatchesPerClient);
     const workflowService: ServiceImpl<typeof WorkflowService> = {
       startWorkflow: (req, ctx) => startWorkflow(j, starts, req, ctx),
       getWorkflow: (req) => getWorkflow(j, req),
       listWorkflows: (req) => listWorkflows(j, req),
       cancelWorkflow: (req) => cancelWorkflow(j, req),
       sendEvent: (req) => sendEvent(j, req),
-      watchWorkflow: (req, ctx) => watchWorkflow(j, nc, req, ctx),
+      watchWorkflow: (req, ctx) => watchWorkflow(j, nc, req, ctx, watches),
       getHistory: (req) => getHistory(j, req),
     };
     const journalService: ServiceImpl<typeof JournalService> = {
@@ -109,7 +111,8 @@ export async function startJournal(config: JournalConfig, options: JournalOption
       host: config.host,
       port: config.port,
       services: [WorkflowService.typeName, JournalService.typeName],
-      readMaxBytes: Math.max(64 * 1024 * 1024, config.maxPayloadBytes * 4),
+      readMaxBytes: limits.maxRequestBytes,
+      maxConcurrentStreams: limits.maxStreamsPerConnection,
       // Every call is a SERVER span continuing the caller's trace, counted and timed.
       interceptors: [serverTraceInterceptor, rpcMetricsInterceptor(metrics)],
       fallback: metricsHandler(metrics.registry),

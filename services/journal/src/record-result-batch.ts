@@ -17,7 +17,15 @@ import { failureToStored, toBytea } from "./messages.ts";
 import { lockRunsOfSteps, markReady } from "./store/runs.ts";
 import { type ResultToRecord, recordResults, stepStates } from "./store/steps.ts";
 import { inDatabaseSpan, observeBatch, tracer } from "./telemetry.ts";
-import { invalid, optionalText, requireCount, requireJson, requireName, requireUuid } from "./validation.ts";
+import {
+  invalid,
+  optionalText,
+  requireCount,
+  requireFailure,
+  requireJson,
+  requireName,
+  requireUuid,
+} from "./validation.ts";
 
 export const MAX_RESULTS = 10_000;
 const WAKING_KINDS = new Set(["query", "mutation", "action"]);
@@ -38,7 +46,7 @@ export async function recordResultBatch(
     const outcome = r.outcome;
     if (outcome.case === undefined) throw invalid(`${field}.outcome`, "needs a result or a failure");
     if (outcome.case === "result") requireJson(`${field}.result`, outcome.value, j.config.maxPayloadBytes);
-    else requireJson(`${field}.failure.details`, outcome.value.details, j.config.maxPayloadBytes);
+    else requireFailure(`${field}.failure`, outcome.value, j.config.maxPayloadBytes);
     if (firstIndex.has(stepId)) continue;
     firstIndex.set(stepId, i);
     toRecord.push({

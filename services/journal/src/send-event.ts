@@ -3,10 +3,12 @@ import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { type SendEventRequest, type SendEventResponse, SendEventResponseSchema } from "@weft/contracts";
 import { applyCommitEffects } from "./commit-effects.ts";
+import { journalLimits } from "./config.ts";
 import type { JournalContext } from "./context.ts";
 import { uuidv7 } from "./ids.ts";
+import { eventLimitError } from "./limits.ts";
 import { toBytea } from "./messages.ts";
-import { sendEvent as storeEvent } from "./store/events.ts";
+import { countEvents, sendEvent as storeEvent } from "./store/events.ts";
 import { getRunForUpdate, markReady } from "./store/runs.ts";
 import { inDatabaseSpan } from "./telemetry.ts";
 import { notFound, requireJson, requireName, requireUuid } from "./validation.ts";
@@ -15,6 +17,7 @@ export async function sendEvent(j: JournalContext, req: SendEventRequest): Promi
   const runId = requireUuid("run_id", req.runId);
   const name = requireName("event_name", req.eventName);
   const payload = requireJson("payload", req.payload, j.config.maxPayloadBytes);
+  const { maxEventsPerRun } = journalLimits(j.config);
   const eventId = uuidv7();
   const delivered = await inDatabaseSpan(j, "sendEvent", () =>
     j.db.transaction().execute(async (trx) => {
@@ -27,6 +30,8 @@ export async function sendEvent(j: JournalContext, req: SendEventRequest): Promi
           Code.FailedPrecondition,
         );
       }
+      const held = await countEvents(trx, runId);
+      if (held >= maxEventsPerRun) throw eventLimitError(runId, held, maxEventsPerRun);
       const consumed = await storeEvent(trx, { id: eventId, runId, name, payload: toBytea(payload) });
       if (consumed) await markReady(trx, [runId]);
       return consumed;

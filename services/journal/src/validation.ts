@@ -22,13 +22,32 @@ export function optionalUuid(field: string, value: string): string | undefined {
 
 export function requireName(field: string, value: string, maxLength = 256): string {
   if (value === "") throw invalid(field, "is required");
-  if (value.length > maxLength) throw invalid(field, `is longer than ${maxLength} characters`);
-  return value;
+  return requireText(field, value, maxLength);
 }
 
 export function optionalText(field: string, value: string, maxLength: number): string | undefined {
-  if (value.length > maxLength) throw invalid(field, `is longer than ${maxLength} characters`);
+  requireText(field, value, maxLength);
   return value === "" ? undefined : value;
+}
+
+/** Text Postgres can store as it came: bounded, well-formed Unicode (no lone surrogates), no NUL. */
+function requireText(field: string, value: string, maxLength: number): string {
+  if (value.length > maxLength) throw invalid(field, `is longer than ${maxLength} characters`);
+  if (!value.isWellFormed()) throw invalid(field, "is not well-formed Unicode (lone surrogate)");
+  if (value.includes("\u0000")) throw invalid(field, "contains a NUL character");
+  return value;
+}
+
+/** A step's or run's failure: name and message required-ish text, stack bounded, details a JSON payload. */
+export function requireFailure(
+  field: string,
+  failure: { name: string; message: string; stack: string; details: Uint8Array },
+  maxPayloadBytes: number,
+): void {
+  optionalText(`${field}.name`, failure.name, 256);
+  optionalText(`${field}.message`, failure.message, 64 * 1024);
+  optionalText(`${field}.stack`, failure.stack, 64 * 1024);
+  requireJson(`${field}.details`, failure.details, maxPayloadBytes);
 }
 
 /** A JSON payload in a `bytes` field: at most `maxBytes`, UTF-8, valid JSON (empty means null). */

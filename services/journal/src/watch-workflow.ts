@@ -1,7 +1,7 @@
 // WatchWorkflow: streams the run (and its steps) whenever it changes, woken by run notices with a
 // slow fallback poll, until it sends a terminal status.
 import { create, equals } from "@bufbuild/protobuf";
-import type { HandlerContext } from "@connectrpc/connect";
+import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
 import type { NatsConnection } from "@nats-io/transport-node";
 import {
   RunStatus,
@@ -9,7 +9,7 @@ import {
   type WatchWorkflowResponse,
   WatchWorkflowResponseSchema,
 } from "@weft/contracts";
-import { runSubject } from "@weft/runtime";
+import { peerAddress, runSubject } from "@weft/runtime";
 import type { JournalContext } from "./context.ts";
 import { requireRun } from "./get-workflow.ts";
 import { runToProto, stepToProto } from "./messages.ts";
@@ -19,14 +19,67 @@ import { requireUuid } from "./validation.ts";
 
 const FALLBACK_POLL_MS = 1000;
 
+/** Open watches per client address, bounded by WEFT_MAX_WATCHES_PER_CLIENT. */
+export class WatchCounter {
+  private readonly open = new Map<string, number>();
+  private readonly max: number;
+
+  constructor(max: number) {
+    this.max = max;
+  }
+
+  /** Counts a new watch of `client`, or throws ResourceExhausted; the returned function ends it. */
+  acquire(client: string): () => void {
+    const n = this.open.get(client) ?? 0;
+    if (n >= this.max) {
+      throw new ConnectError(
+        `WatchWorkflow: client ${client || "(unknown)"} already has ${n} open watches, the limit per client (WEFT_MAX_WATCHES_PER_CLIENT=${this.max})`,
+        Code.ResourceExhausted,
+      );
+    }
+    this.open.set(client, n + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const left = (this.open.get(client) ?? 1) - 1;
+      if (left <= 0) this.open.delete(client);
+      else this.open.set(client, left);
+    };
+  }
+
+  /** Open watches of all clients (tests). */
+  size(): number {
+    let total = 0;
+    for (const n of this.open.values()) total += n;
+    return total;
+  }
+}
+
 export async function* watchWorkflow(
   j: JournalContext,
   nc: NatsConnection,
   req: WatchWorkflowRequest,
   ctx: HandlerContext,
+  watches: WatchCounter,
 ): AsyncGenerator<WatchWorkflowResponse> {
   const runId = requireUuid("run_id", req.runId);
-  await requireRun(j.db, runId);
+  const release = watches.acquire(ctx.values.get(peerAddress));
+  try {
+    await requireRun(j.db, runId);
+    yield* watchRun(j, nc, runId, req.includeSteps, ctx);
+  } finally {
+    release();
+  }
+}
+
+async function* watchRun(
+  j: JournalContext,
+  nc: NatsConnection,
+  runId: string,
+  includeSteps: boolean,
+  ctx: HandlerContext,
+): AsyncGenerator<WatchWorkflowResponse> {
   let signalled = true;
   let wakeUp: (() => void) | undefined;
   const notify = () => {
@@ -41,7 +94,7 @@ export async function* watchWorkflow(
       signalled = false;
       const run = await getRun(j.db, runId);
       if (!run) return;
-      const steps = req.includeSteps ? await stepsOfRun(j.db, runId) : [];
+      const steps = includeSteps ? await stepsOfRun(j.db, runId) : [];
       const message = create(WatchWorkflowResponseSchema, { run: runToProto(run), steps: steps.map(stepToProto) });
       if (!last || !equals(WatchWorkflowResponseSchema, last, message)) {
         last = message;

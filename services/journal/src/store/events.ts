@@ -8,6 +8,19 @@ export async function eventsOfRun(db: Db, runId: string): Promise<EventRow[]> {
   return rows;
 }
 
+/** How many events a run holds (the caller holds the run's row lock). */
+export async function countEvents(db: Db, runId: string): Promise<number> {
+  const { rows } = await sql<{ n: string }>`SELECT count(*) AS n FROM events WHERE run_id = ${runId}`.execute(db);
+  return Number(rows[0]?.n ?? 0);
+}
+
+/** A page of a run's events, oldest first. */
+export async function eventsOfRunPage(db: Db, runId: string, offset: number, limit: number): Promise<EventRow[]> {
+  const { rows } = await sql<EventRow>`
+    SELECT * FROM events WHERE run_id = ${runId} ORDER BY created_at, id OFFSET ${offset} LIMIT ${limit}`.execute(db);
+  return rows;
+}
+
 /**
  * Inserts the event; when a running EVENT step of that name waits (lowest seq first), completes
  * it with the payload and consumes the event. Returns whether it was delivered. The caller holds

@@ -133,6 +133,13 @@ export async function stepsOfRun(db: Db, runId: string): Promise<StepRow[]> {
   return rows;
 }
 
+/** A page of a run's steps, all generations, in journal order. */
+export async function stepsOfRunPage(db: Db, runId: string, offset: number, limit: number): Promise<StepRow[]> {
+  const { rows } = await sql<StepRow>`
+    SELECT * FROM steps WHERE run_id = ${runId} ORDER BY generation, seq OFFSET ${offset} LIMIT ${limit}`.execute(db);
+  return rows;
+}
+
 /** Completes due SLEEP steps among `ids` (those inserted by a turn); returns their run ids. */
 export async function completeDueSleeps(db: Db, ids: readonly string[]): Promise<string[]> {
   if (ids.length === 0) return [];

@@ -308,6 +308,20 @@ export declare type GetHistoryRequest = Message<"weft.v1.GetHistoryRequest"> & {
    * @generated from field: string run_id = 1;
    */
   runId: string;
+
+  /**
+   * Steps and events per page, each (0: the server's maximum, WEFT_HISTORY_PAGE_MAX).
+   *
+   * @generated from field: int32 page_size = 50;
+   */
+  pageSize: number;
+
+  /**
+   * next_page_token of the previous page; empty for the first.
+   *
+   * @generated from field: string page_token = 51;
+   */
+  pageToken: string;
 };
 
 /**
@@ -334,6 +348,13 @@ export declare type GetHistoryResponse = Message<"weft.v1.GetHistoryResponse"> &
    * @generated from field: repeated weft.v1.Event events = 3;
    */
   events: Event[];
+
+  /**
+   * Set when more steps or events follow; pass it as page_token.
+   *
+   * @generated from field: string next_page_token = 50;
+   */
+  nextPageToken: string;
 };
 
 /**
