@@ -35,7 +35,9 @@ export class HealthState {
       check: (req) => {
         const status = this.status(req.service);
         if (status === HealthCheckResponse_ServingStatus.SERVICE_UNKNOWN) {
-          throw new ConnectError(`service: unknown service "${req.service}"`, Code.NotFound);
+          // Bounded echo: a huge name in the message would overflow gRPC's trailer frame.
+          const name = req.service.length > 256 ? `${req.service.slice(0, 256)}…` : req.service;
+          throw new ConnectError(`service: unknown service "${name}"`, Code.NotFound);
         }
         return create(HealthCheckResponseSchema, { status });
       },

@@ -39,8 +39,11 @@ import {
   invalid,
   notFound,
   optionalText,
+  optionalTimestamp,
   requireCount,
   requireFailure,
+  requireInt32,
+  requireInt64,
   requireJson,
   requireName,
   requireRange,
@@ -58,6 +61,8 @@ function validateNewStep(j: JournalContext, field: string, step: NewStep): StepK
     throw invalid(`${field}.kind`, `${StepKind[step.kind] ?? step.kind} cannot be journaled by a turn`);
   requireJson(`${field}.args`, step.args, j.config.maxPayloadBytes);
   if (kind === "sleep" && !step.wakeAt) throw invalid(`${field}.wake_at`, "is required for a SLEEP step");
+  optionalTimestamp(`${field}.wake_at`, step.wakeAt);
+  optionalTimestamp(`${field}.timeout_at`, step.timeoutAt);
   if (kind === "event") requireName(`${field}.event_name`, step.eventName);
   if (kind === "child") requireName(`${field}.child_workflow_name`, step.childWorkflowName);
   return kind;
@@ -65,6 +70,8 @@ function validateNewStep(j: JournalContext, field: string, step: NewStep): StepK
 
 function validateTurn(j: JournalContext, field: string, turn: Turn): void {
   requireUuid(`${field}.run_id`, turn.runId);
+  requireInt64(`${field}.lease_token`, turn.leaseToken);
+  requireInt32(`${field}.generation`, turn.generation);
   optionalText(`${field}.traceparent`, turn.traceparent, 256);
   requireCount(`${field}.new_steps`, turn.newSteps.length, 0, MAX_NEW_STEPS);
   const seqs = new Set<number>();

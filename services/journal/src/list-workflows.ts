@@ -11,7 +11,7 @@ import type { JournalContext } from "./context.ts";
 import type { RunStatusText } from "./db.ts";
 import { runStatusFromProto, runToProto } from "./messages.ts";
 import { listRuns } from "./store/runs.ts";
-import { invalid, optionalText, optionalUuid, requireUuid } from "./validation.ts";
+import { invalid, optionalText, optionalTimestamp, optionalUuid, requireUuid } from "./validation.ts";
 
 export const DEFAULT_PAGE_SIZE = 100;
 const PG_TIMESTAMP = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,6})?[+-]\d{2}(:\d{2})?$/;
@@ -51,6 +51,8 @@ export async function listWorkflows(j: JournalContext, req: ListWorkflowsRequest
   });
   const workflowName = optionalText("workflow_name", req.workflowName, 256);
   const parentRunId = optionalUuid("parent_run_id", req.parentRunId);
+  optionalTimestamp("created_after", req.createdAfter);
+  optionalTimestamp("created_before", req.createdBefore);
   const before = req.pageToken === "" ? undefined : decodePageToken(req.pageToken);
   const rows = await listRuns(j.db, {
     workflowName,

@@ -20,8 +20,10 @@ import { inDatabaseSpan, observeBatch, tracer } from "./telemetry.ts";
 import {
   invalid,
   optionalText,
+  optionalTimestamp,
   requireCount,
   requireFailure,
+  requireInt32,
   requireJson,
   requireName,
   requireUuid,
@@ -42,6 +44,10 @@ export async function recordResultBatch(
     const field = `results[${i}]`;
     const stepId = requireUuid(`${field}.step_id`, r.stepId);
     requireUuid(`${field}.run_id`, r.runId);
+    requireInt32(`${field}.generation`, r.generation);
+    requireInt32(`${field}.attempt`, r.attempt);
+    optionalTimestamp(`${field}.started_at`, r.startedAt);
+    optionalTimestamp(`${field}.finished_at`, r.finishedAt);
     optionalText(`${field}.traceparent`, r.traceparent, 256);
     const outcome = r.outcome;
     if (outcome.case === undefined) throw invalid(`${field}.outcome`, "needs a result or a failure");

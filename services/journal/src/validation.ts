@@ -74,6 +74,31 @@ export function requireRange(field: string, value: number, min: number, max: num
   return value;
 }
 
+/** Protobuf's Timestamp range (years 1 to 9999) with nanos in [0, 1e9): what Postgres and Date can hold. */
+export function optionalTimestamp(field: string, value: { seconds: bigint; nanos: number } | undefined): void {
+  if (!value) return;
+  if (value.seconds < -62_135_596_800n || value.seconds > 253_402_300_799n) {
+    throw invalid(field, `seconds ${value.seconds} is outside years 1 to 9999`);
+  }
+  if (!Number.isInteger(value.nanos) || value.nanos < 0 || value.nanos > 999_999_999) {
+    throw invalid(field, `nanos ${value.nanos} is outside 0 to 999999999`);
+  }
+}
+
+const INT64_MAX = 2n ** 63n - 1n;
+const INT32_MAX = 2 ** 31 - 1;
+
+/** A uint64 stored in a Postgres bigint. */
+export function requireInt64(field: string, value: bigint): bigint {
+  if (value < 0n || value > INT64_MAX) throw invalid(field, `must be between 0 and ${INT64_MAX}, got ${value}`);
+  return value;
+}
+
+/** A uint32 stored in a Postgres integer. */
+export function requireInt32(field: string, value: number): number {
+  return requireRange(field, value, 0, INT32_MAX);
+}
+
 export function requireCount(field: string, length: number, min: number, max: number): void {
   if (length < min) throw invalid(field, min === 1 ? "must not be empty" : `needs at least ${min} entries`);
   if (length > max) throw invalid(field, `has ${length} entries, more than the maximum of ${max}`);
