@@ -7,7 +7,7 @@
 // two per start. A start the batch did not insert (unregistered workflow, idempotency key taken)
 // takes the slow path alone.
 import { create } from "@bufbuild/protobuf";
-import type { HandlerContext } from "@connectrpc/connect";
+import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
 import { ROOT_CONTEXT } from "@opentelemetry/api";
 import { type StartWorkflowRequest, type StartWorkflowResponse, StartWorkflowResponseSchema } from "@weft/contracts";
 import { shardOf } from "@weft/runtime";
@@ -127,6 +127,13 @@ export async function startWorkflow(
   if (!def) throw notFound("workflow_name", `no worker has registered workflow "${name}"`);
   const existing = idempotencyKey !== undefined ? await getRunByIdempotencyKey(j.db, idempotencyKey) : undefined;
   if (!existing) throw new Error("run insert returned nothing");
+  if (existing.workflow_name !== name) {
+    // The key names another workflow's run: answering with it would hand the caller a run it did not ask for.
+    throw new ConnectError(
+      `idempotency_key: "${idempotencyKey}" belongs to run ${existing.id} of workflow "${existing.workflow_name}", not "${name}"`,
+      Code.AlreadyExists,
+    );
+  }
   return create(StartWorkflowResponseSchema, { run: runToProto(existing), existing: true });
 }
 

@@ -647,13 +647,15 @@ async function assertProperty<T>(property: fc.IAsyncProperty<T>, params: fc.Para
   const details = await fc.check(property, params);
   if (!details.failed) return;
   const example = JSON.stringify(details.counterexample, (_, v) =>
-    typeof v === "bigint"
-      ? `${v}n`
-      : v instanceof Uint8Array
-        ? `<${v.length} bytes>`
-        : typeof v === "string" && v.length > 200
-          ? `${v.slice(0, 200)}…(${v.length})`
-          : v,
+    v && typeof v === "object" && (v as { kind?: string }).kind === "rpc"
+      ? keyOf(v as DescMethod)
+      : typeof v === "bigint"
+        ? `${v}n`
+        : v instanceof Uint8Array
+          ? `<${v.length} bytes>`
+          : typeof v === "string" && v.length > 200
+            ? `${v.slice(0, 200)}…(${v.length})`
+            : v,
   );
   throw new Error(
     `property failed (seed ${details.seed}, path ${details.counterexamplePath}): ${String(details.errorInstance).slice(0, 2000)}\ncounterexample: ${example?.slice(0, 3000)}`,

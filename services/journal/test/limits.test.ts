@@ -235,3 +235,17 @@ describe("streams per connection (WEFT_MAX_STREAMS_PER_CONNECTION)", () => {
     }
   });
 });
+
+describe("idempotency keys across workflows", () => {
+  test("a key already used by another workflow's run is AlreadyExists, and nothing is written", async () => {
+    await h.internal.registerWorker({ workerId: "worker-1", workflows: [{ name: "limited" }, { name: "other" }] });
+    const { run } = await h.workflows.startWorkflow({ workflowName: "limited", idempotencyKey: "shared-key" });
+    const before = await rowCounts();
+    await expectConnectError(
+      h.workflows.startWorkflow({ workflowName: "other", idempotencyKey: "shared-key" }),
+      Code.AlreadyExists,
+      `idempotency_key: "shared-key" belongs to run ${run?.id} of workflow "limited", not "other"`,
+    );
+    expect(await rowCounts()).toEqual(before);
+  });
+});
