@@ -6,7 +6,7 @@
 // Every call must get a correct answer or a precise error (an input-error code and a message that
 // names the field or the limit); a rejected call must leave every table as it was; the process
 // must stay up, SERVING, and its heap must not grow. WEFT_FUZZ_RUNS sets the number of generated
-// calls (default 1500); the counts and memory figures are printed at the end.
+// calls (default 1000); the counts and memory figures are printed at the end.
 import { readFileSync } from "node:fs";
 import http2 from "node:http2";
 import { fileURLToPath } from "node:url";
@@ -40,7 +40,7 @@ import { afterAll, beforeAll, expect, test } from "vitest";
 
 /** Every service the journal's port serves; their methods are enumerated from the descriptors. */
 const SERVICES: readonly DescService[] = [WorkflowService, JournalService, Health];
-const RUNS = Number(process.env.WEFT_FUZZ_RUNS) || 1500;
+const RUNS = Number(process.env.WEFT_FUZZ_RUNS) || 1000;
 const SEED = process.env.WEFT_FUZZ_SEED ? Number(process.env.WEFT_FUZZ_SEED) : undefined;
 const MAX_PAYLOAD = 64 * 1024;
 const MAX_REQUEST = 8 * 1024 * 1024;
