@@ -228,6 +228,8 @@ function validSeeds(w: World): Record<string, Record<string, unknown>> {
     },
     "weft.v1.JournalService/HeartbeatSteps": { executorId: "fuzz-exec", stepIds: [step] },
     "weft.v1.JournalService/LeaseShards": { executorId: "fuzz-exec", leaseMs: 10_000, release: [] },
+    "weft.v1.JournalService/ReadJournals": { runIds: [run, w.claimed.runId] },
+    "weft.v1.JournalService/StreamClaims": { owner: "fuzz-owner", leaseMs: 60_000, credits: 2 },
     "grpc.health.v1.Health/Check": { service: "weft.v1.WorkflowService" },
     "grpc.health.v1.Health/Watch": { service: "" },
   };
@@ -429,13 +431,33 @@ function clientOf(service: DescService): Record<string, Callable> {
 async function invoke(method: DescMethod, req: unknown): Promise<Outcome> {
   const fn = clientOf(method.parent)[method.localName];
   if (!fn) throw new Error(`no client method for ${keyOf(method)}`);
+  if (method.methodKind === "unary") {
+    try {
+      return { ok: true, res: await fn(req, { timeoutMs: 60_000 }) };
+    } catch (err) {
+      return { ok: false, err: ConnectError.from(err) };
+    }
+  }
+  // Streams: the first message (or the end) is the answer; a stream that stays open and quiet
+  // for a while accepted the call. Client and bidi streams send the one request, then half-close.
+  const abort = new AbortController();
+  const input =
+    method.methodKind === "server_streaming"
+      ? req
+      : (async function* () {
+          yield req;
+        })();
+  const quiet = setTimeout(() => abort.abort(), 2_000);
   try {
-    if (method.methodKind === "unary") return { ok: true, res: await fn(req, { timeoutMs: 60_000 }) };
-    // Streams: the first message is the answer; leaving the loop cancels the stream.
-    for await (const res of fn(req, { timeoutMs: 60_000 }) as AsyncIterable<unknown>) return { ok: true, res };
+    for await (const res of fn(input, { signal: abort.signal }) as AsyncIterable<unknown>) return { ok: true, res };
     return { ok: true, res: undefined };
   } catch (err) {
-    return { ok: false, err: ConnectError.from(err) };
+    const e = ConnectError.from(err);
+    if (abort.signal.aborted && e.code === Code.Canceled) return { ok: true, res: undefined };
+    return { ok: false, err: e };
+  } finally {
+    clearTimeout(quiet);
+    abort.abort();
   }
 }
 
@@ -480,6 +502,11 @@ function checkAnswer(method: DescMethod, req: Record<string, unknown>, res: Reco
     case "weft.v1.WorkflowService/ListWorkflows":
       expect((res.runs as unknown[]).length).toBeLessThanOrEqual(Number(req.pageSize) || 100);
       break;
+    case "weft.v1.JournalService/ReadJournals": {
+      const asked = new Set((req.runIds as string[]).map(lower));
+      for (const c of res.runs as { run?: { id: string } }[]) expect(asked.has(c.run?.id ?? "")).toBe(true);
+      break;
+    }
     case "weft.v1.JournalService/ClaimRuns":
       expect((res.runs as unknown[]).length).toBeLessThanOrEqual(Number(req.maxRuns));
       break;
@@ -571,6 +598,9 @@ const envelope = (body: Uint8Array, flags = 0) => {
   out.set(body, 5);
   return out;
 };
+
+/** Connect over HTTP/1.1 (fetch) carries unary and server-streaming calls only. */
+const overConnect = (m: DescMethod) => m.methodKind === "unary" || m.methodKind === "server_streaming";
 
 /** A raw Connect call (binary): the Connect code name of the error, or "ok". */
 async function rawConnect(method: DescMethod, body: Uint8Array): Promise<{ code: string; message: string }> {
@@ -727,10 +757,11 @@ test(`fuzz: ${RUNS} generated calls over ${METHODS.length} RPCs, raw invalid UTF
   // Invalid UTF-8 in string fields, as raw protobuf over Connect and gRPC: InvalidArgument, no change.
   for (const method of METHODS) {
     for (const { where, body } of invalidUtf8Bodies(method, seeds[keyOf(method)] ?? {})) {
-      for (const [protocol, call] of [
+      const protocols = [
         ["connect", rawConnect],
         ["grpc", rawGrpc],
-      ] as const) {
+      ] as const;
+      for (const [protocol, call] of protocols.filter(([p]) => p === "grpc" || overConnect(method))) {
         const snap = await snapshot();
         const out = await call(method, body);
         count(`${keyOf(method)} (raw ${protocol}, invalid UTF-8)`, out.code);
@@ -772,19 +803,23 @@ test(`fuzz: ${RUNS} generated calls over ${METHODS.length} RPCs, raw invalid UTF
 
   // Arbitrary bytes as a request body: decoded or refused, never a crash, never a write when refused.
   await assertProperty(
-    fc.asyncProperty(fc.constantFrom(...METHODS), fc.uint8Array({ maxLength: 256 }), async (method, body) => {
-      const snap = await snapshot();
-      const out = await rawConnect(method, body);
-      count(`${keyOf(method)} (raw connect, random bytes)`, out.code);
-      if (out.code === "internal") expect(out.message).toMatch(/^parse binary: /);
-      else if (out.code !== "ok") {
-        expect(["invalid_argument", "not_found", "failed_precondition", "resource_exhausted"]).toContain(out.code);
-        expect(namesFieldOrLimit(method, out.message), out.message).toBe(true);
-      }
-      if (out.code !== "ok") {
-        expect(await snapshot()).toEqual(snap);
-      }
-    }),
+    fc.asyncProperty(
+      fc.constantFrom(...METHODS.filter(overConnect)),
+      fc.uint8Array({ maxLength: 256 }),
+      async (method, body) => {
+        const snap = await snapshot();
+        const out = await rawConnect(method, body);
+        count(`${keyOf(method)} (raw connect, random bytes)`, out.code);
+        if (out.code === "internal") expect(out.message).toMatch(/^parse binary: /);
+        else if (out.code !== "ok") {
+          expect(["invalid_argument", "not_found", "failed_precondition", "resource_exhausted"]).toContain(out.code);
+          expect(namesFieldOrLimit(method, out.message), out.message).toBe(true);
+        }
+        if (out.code !== "ok") {
+          expect(await snapshot()).toEqual(snap);
+        }
+      },
+    ),
     { ...fcParams, numRuns: Math.max(100, Math.floor(RUNS / 5)) },
   );
   // A request over WEFT_MAX_REQUEST_BYTES is refused before it is decoded.

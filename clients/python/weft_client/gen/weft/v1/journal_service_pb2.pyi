@@ -38,28 +38,38 @@ class ClaimRunsResponse(_message.Message):
     def __init__(self, runs: _Optional[_Iterable[_Union[ClaimedRun, _Mapping]]] = ...) -> None: ...
 
 class ClaimedRun(_message.Message):
-    __slots__ = ["lease_token", "run", "steps"]
+    __slots__ = ["claim", "lease_token", "partial", "run", "steps"]
+    CLAIM_FIELD_NUMBER: _ClassVar[int]
     LEASE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    PARTIAL_FIELD_NUMBER: _ClassVar[int]
     RUN_FIELD_NUMBER: _ClassVar[int]
     STEPS_FIELD_NUMBER: _ClassVar[int]
+    claim: int
     lease_token: int
+    partial: bool
     run: _types_pb2.Run
     steps: _containers.RepeatedCompositeFieldContainer[_types_pb2.Step]
-    def __init__(self, run: _Optional[_Union[_types_pb2.Run, _Mapping]] = ..., lease_token: _Optional[int] = ..., steps: _Optional[_Iterable[_Union[_types_pb2.Step, _Mapping]]] = ...) -> None: ...
+    def __init__(self, run: _Optional[_Union[_types_pb2.Run, _Mapping]] = ..., lease_token: _Optional[int] = ..., steps: _Optional[_Iterable[_Union[_types_pb2.Step, _Mapping]]] = ..., claim: _Optional[int] = ..., partial: bool = ...) -> None: ...
 
 class CommitTurnsRequest(_message.Message):
-    __slots__ = ["owner", "turns"]
+    __slots__ = ["continue_ready", "lease_ms", "owner", "turns"]
+    CONTINUE_READY_FIELD_NUMBER: _ClassVar[int]
+    LEASE_MS_FIELD_NUMBER: _ClassVar[int]
     OWNER_FIELD_NUMBER: _ClassVar[int]
     TURNS_FIELD_NUMBER: _ClassVar[int]
+    continue_ready: bool
+    lease_ms: int
     owner: str
     turns: _containers.RepeatedCompositeFieldContainer[Turn]
-    def __init__(self, owner: _Optional[str] = ..., turns: _Optional[_Iterable[_Union[Turn, _Mapping]]] = ...) -> None: ...
+    def __init__(self, owner: _Optional[str] = ..., turns: _Optional[_Iterable[_Union[Turn, _Mapping]]] = ..., continue_ready: bool = ..., lease_ms: _Optional[int] = ...) -> None: ...
 
 class CommitTurnsResponse(_message.Message):
-    __slots__ = ["results"]
+    __slots__ = ["claimed", "results"]
+    CLAIMED_FIELD_NUMBER: _ClassVar[int]
     RESULTS_FIELD_NUMBER: _ClassVar[int]
+    claimed: _containers.RepeatedCompositeFieldContainer[ClaimedRun]
     results: _containers.RepeatedCompositeFieldContainer[TurnResult]
-    def __init__(self, results: _Optional[_Iterable[_Union[TurnResult, _Mapping]]] = ...) -> None: ...
+    def __init__(self, results: _Optional[_Iterable[_Union[TurnResult, _Mapping]]] = ..., claimed: _Optional[_Iterable[_Union[ClaimedRun, _Mapping]]] = ...) -> None: ...
 
 class HeartbeatStepsRequest(_message.Message):
     __slots__ = ["executor_id", "step_ids"]
@@ -114,6 +124,18 @@ class NewStep(_message.Message):
     timeout_at: _timestamp_pb2.Timestamp
     wake_at: _timestamp_pb2.Timestamp
     def __init__(self, seq: _Optional[int] = ..., name: _Optional[str] = ..., kind: _Optional[_Union[_types_pb2.StepKind, str]] = ..., args: _Optional[bytes] = ..., wake_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., event_name: _Optional[str] = ..., timeout_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., child_workflow_name: _Optional[str] = ...) -> None: ...
+
+class ReadJournalsRequest(_message.Message):
+    __slots__ = ["run_ids"]
+    RUN_IDS_FIELD_NUMBER: _ClassVar[int]
+    run_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, run_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ReadJournalsResponse(_message.Message):
+    __slots__ = ["runs"]
+    RUNS_FIELD_NUMBER: _ClassVar[int]
+    runs: _containers.RepeatedCompositeFieldContainer[ClaimedRun]
+    def __init__(self, runs: _Optional[_Iterable[_Union[ClaimedRun, _Mapping]]] = ...) -> None: ...
 
 class RecordResultBatchRequest(_message.Message):
     __slots__ = ["executor_id", "results"]
@@ -210,6 +232,22 @@ class StepResult(_message.Message):
     step_id: str
     traceparent: str
     def __init__(self, step_id: _Optional[str] = ..., run_id: _Optional[str] = ..., generation: _Optional[int] = ..., attempt: _Optional[int] = ..., result: _Optional[bytes] = ..., failure: _Optional[_Union[_types_pb2.Failure, _Mapping]] = ..., started_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., traceparent: _Optional[str] = ...) -> None: ...
+
+class StreamClaimsRequest(_message.Message):
+    __slots__ = ["credits", "lease_ms", "owner"]
+    CREDITS_FIELD_NUMBER: _ClassVar[int]
+    LEASE_MS_FIELD_NUMBER: _ClassVar[int]
+    OWNER_FIELD_NUMBER: _ClassVar[int]
+    credits: int
+    lease_ms: int
+    owner: str
+    def __init__(self, owner: _Optional[str] = ..., lease_ms: _Optional[int] = ..., credits: _Optional[int] = ...) -> None: ...
+
+class StreamClaimsResponse(_message.Message):
+    __slots__ = ["runs"]
+    RUNS_FIELD_NUMBER: _ClassVar[int]
+    runs: _containers.RepeatedCompositeFieldContainer[ClaimedRun]
+    def __init__(self, runs: _Optional[_Iterable[_Union[ClaimedRun, _Mapping]]] = ...) -> None: ...
 
 class Turn(_message.Message):
     __slots__ = ["completion", "generation", "lease_token", "new_steps", "run_id", "traceparent"]

@@ -44,6 +44,16 @@ class JournalServiceStub(object):
         request_serializer=weft_dot_v1_dot_journal__service__pb2.LeaseShardsRequest.SerializeToString,
         response_deserializer=weft_dot_v1_dot_journal__service__pb2.LeaseShardsResponse.FromString,
         )
+    self.StreamClaims = channel.stream_stream(
+        '/weft.v1.JournalService/StreamClaims',
+        request_serializer=weft_dot_v1_dot_journal__service__pb2.StreamClaimsRequest.SerializeToString,
+        response_deserializer=weft_dot_v1_dot_journal__service__pb2.StreamClaimsResponse.FromString,
+        )
+    self.ReadJournals = channel.unary_unary(
+        '/weft.v1.JournalService/ReadJournals',
+        request_serializer=weft_dot_v1_dot_journal__service__pb2.ReadJournalsRequest.SerializeToString,
+        response_deserializer=weft_dot_v1_dot_journal__service__pb2.ReadJournalsResponse.FromString,
+        )
 
 
 class JournalServiceServicer(object):
@@ -95,6 +105,24 @@ class JournalServiceServicer(object):
     context.set_details('Method not implemented!')
     raise NotImplementedError('Method not implemented!')
 
+  def StreamClaims(self, request_iterator, context):
+    """A coordinator's push channel. The journal claims runs for it in the same transaction that
+    made them ready (results recorded, runs started) and sends them down this stream, saving the
+    wake-up and the ClaimRuns round trip. The coordinator grants credits (runs it can take);
+    the journal never sends more than granted. ClaimRuns remains the fallback for everything else.
+    """
+    context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+    context.set_details('Method not implemented!')
+    raise NotImplementedError('Method not implemented!')
+
+  def ReadJournals(self, request, context):
+    """Full journals (current generation) of runs, for a coordinator that got a partial claim but no
+    longer holds the run's live execution.
+    """
+    context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+    context.set_details('Method not implemented!')
+    raise NotImplementedError('Method not implemented!')
+
 
 def add_JournalServiceServicer_to_server(servicer, server):
   rpc_method_handlers = {
@@ -127,6 +155,16 @@ def add_JournalServiceServicer_to_server(servicer, server):
           servicer.LeaseShards,
           request_deserializer=weft_dot_v1_dot_journal__service__pb2.LeaseShardsRequest.FromString,
           response_serializer=weft_dot_v1_dot_journal__service__pb2.LeaseShardsResponse.SerializeToString,
+      ),
+      'StreamClaims': grpc.stream_stream_rpc_method_handler(
+          servicer.StreamClaims,
+          request_deserializer=weft_dot_v1_dot_journal__service__pb2.StreamClaimsRequest.FromString,
+          response_serializer=weft_dot_v1_dot_journal__service__pb2.StreamClaimsResponse.SerializeToString,
+      ),
+      'ReadJournals': grpc.unary_unary_rpc_method_handler(
+          servicer.ReadJournals,
+          request_deserializer=weft_dot_v1_dot_journal__service__pb2.ReadJournalsRequest.FromString,
+          response_serializer=weft_dot_v1_dot_journal__service__pb2.ReadJournalsResponse.SerializeToString,
       ),
   }
   generic_handler = grpc.method_handlers_generic_handler(
