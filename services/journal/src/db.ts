@@ -100,10 +100,22 @@ export interface Database {
 export type Db = Kysely<Database>;
 
 /** A kysely database over a pg pool; every statement run under a traced call gets a CLIENT span. */
-export function openDatabase(url: string, poolSize: number, onQuery?: (sql: string) => void): Db {
+export function openDatabase(
+  url: string,
+  poolSize: number,
+  onQuery?: (sql: string) => void,
+  onIdleError?: (err: Error) => void,
+): Db {
   const attributes = databaseAttributes(url);
+  const pool = new pg.Pool({ connectionString: url, max: poolSize });
+  // A connection that Postgres dropped (a restart, a failover) is an 'error' event on the pool
+  // (idle client) or on the client (checked out, between statements); unhandled, either would end
+  // the process. The statement in flight fails, the pool discards the broken client, and the next
+  // query opens a new connection.
+  pool.on("error", (err) => onIdleError?.(err));
+  pool.on("connect", (client) => client.on("error", (err) => onIdleError?.(err)));
   return new Kysely<Database>({
-    dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max: poolSize }) }),
+    dialect: new PostgresDialect({ pool }),
     log: (event) => {
       if (event.level === "query") onQuery?.(event.query.sql);
       recordStatementSpan(
