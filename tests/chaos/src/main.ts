@@ -2,11 +2,8 @@
 // run (default 5,000 workflows, every fault once) or the scale-out run (--cluster: three-node
 // JetStream cluster, two of each service, one node killed mid-run). Prints the fault log and the
 // figures, writes them as JSON under .bench-results/, and exits 1 when an invariant broke.
-import { mkdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { formatReport, runChaos } from "./run.ts";
+import { formatReport, runChaos, writeReport } from "./run.ts";
 
 const { values } = parseArgs({
   options: {
@@ -25,9 +22,6 @@ const report = await runChaos({
   logDir: values["keep-logs"],
 });
 process.stdout.write(`${formatReport(report)}\n`);
-const dir = fileURLToPath(new URL("../../../.bench-results/", import.meta.url));
-mkdirSync(dir, { recursive: true });
-const file = join(dir, `chaos-${report.mode}-${size}-${new Date().toISOString().replace(/[:.]/g, "-")}.json`);
-writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
+const file = writeReport(report);
 process.stdout.write(`report: ${file}\n`);
 process.exit(report.violations.length === 0 ? 0 : 1);

@@ -1,7 +1,7 @@
 // The bounded chaos run: a private Postgres and nats-server(s), the real Weft services as
 // processes, pipeline workflows started at a steady rate while faults are injected on a schedule,
 // then the invariants checked from the database and from the step handlers' side-effect log.
-import { createWriteStream, mkdirSync, mkdtempSync, rmSync, type WriteStream } from "node:fs";
+import { createWriteStream, mkdirSync, mkdtempSync, rmSync, type WriteStream, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -424,37 +424,48 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
           break;
         }
         case "pause-coordinator": {
-          // Stop the coordinator while it holds run leases (between a claim and its commit), so
-          // that it resumes with a turn to commit under a lease that has since moved on.
+          // Stop the coordinator between a claim and its commit, so that it resumes with turns to
+          // commit under leases that expired meanwhile. A short stop tells whether it caught one:
+          // leases it still holds 1.5 s into the stop belong to turns it has not committed (a
+          // commit already sent would have released them by then). If none, resume and aim again.
           const m = of("coordinator").at(-1) as Member;
           victim(m);
+          const owner = [`%-${m.proc.pid}`];
+          const held = async (freshMs?: number) => {
+            const { rows } = await (pool as pg.Pool)
+              .query<{ n: string }>(
+                `SELECT count(*) AS n FROM runs WHERE status = 'running' AND lease_owner LIKE $1${freshMs === undefined ? "" : ` AND lease_expires > now() + ${Number(fastRecoveryEnv.WEFT_LEASE_MS) - freshMs} * interval '1 millisecond'`}`,
+                owner,
+              )
+              .catch(() => ({ rows: [{ n: "0" }] }));
+            return Number(rows[0]?.n);
+          };
           let tries = 0;
-          for (; tries < 6; tries++) {
-            const fencedBefore = lastCounter.get(`${m.proc.pid}:fenced`) ?? 0;
-            const deadline = Date.now() + 3000;
-            while (Date.now() < deadline) {
-              const { rows } = await (pool as pg.Pool)
-                .query<{ n: string }>(
-                  // Claimed within the last 40 ms: most likely still replaying, its commit unsent.
-                  "SELECT count(*) AS n FROM runs WHERE status = 'running' AND lease_owner LIKE $1 AND lease_expires > now() + $2::int * interval '1 millisecond'",
-                  [`%-${m.proc.pid}`, Number(fastRecoveryEnv.WEFT_LEASE_MS) - 40],
-                )
-                .catch(() => ({ rows: [{ n: "0" }] }));
-              if (Number(rows[0]?.n) > 0) break;
-              await sleep(2);
+          let caught = 0;
+          const deadline = Date.now() + 60_000;
+          while (Date.now() < deadline) {
+            tries++;
+            // Aim: a claim in the last 30 ms (most likely still replaying).
+            const aim = Date.now() + 2000;
+            while (Date.now() < aim && (await held(30)) === 0) {
+              /* poll */
             }
             m.proc.kill("SIGSTOP");
-            await sleep(COORDINATOR_PAUSE_MS);
+            await sleep(1500);
+            caught = await held();
+            if (caught > 0) break;
             m.proc.kill("SIGCONT");
-            let fenced = false;
-            for (let wait = 0; wait < 20 && !fenced; wait++) {
-              await sleep(250);
-              await scrape();
-              fenced = (lastCounter.get(`${m.proc.pid}:fenced`) ?? 0) > fencedBefore;
-            }
-            if (fenced) break;
+            await sleep(50);
           }
-          record.note = `SIGSTOP right after a claim, for ${COORDINATOR_PAUSE_MS} ms (lease ${fastRecoveryEnv.WEFT_LEASE_MS} ms), then SIGCONT; ${tries + 1} pause(s) until a turn was fenced`;
+          const fencedBefore = lastCounter.get(`${m.proc.pid}:fenced`) ?? 0;
+          await sleep(COORDINATOR_PAUSE_MS - 1500);
+          m.proc.kill("SIGCONT");
+          for (let wait = 0; wait < 40; wait++) {
+            await sleep(250);
+            await scrape();
+            if ((lastCounter.get(`${m.proc.pid}:fenced`) ?? 0) > fencedBefore) break;
+          }
+          record.note = `SIGSTOP between a claim and its commit (${caught} leased runs held, after ${tries} aim(s)), for ${COORDINATOR_PAUSE_MS} ms (lease ${fastRecoveryEnv.WEFT_LEASE_MS} ms), then SIGCONT`;
           break;
         }
         case "kill-node": {
@@ -852,6 +863,16 @@ async function checkInvariants(c: CheckInput) {
     stuck,
     violations,
   };
+}
+
+/** Writes the report as JSON under .bench-results/ (git-ignored); returns the file's path. */
+export function writeReport(report: ChaosReport, label = ""): string {
+  const dir = fileURLToPath(new URL("../../../.bench-results/", import.meta.url));
+  mkdirSync(dir, { recursive: true });
+  const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+  const file = join(dir, `chaos-${report.mode}-${report.size}${label}-${stamp}.json`);
+  writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
+  return file;
 }
 
 export function formatReport(r: ChaosReport): string {

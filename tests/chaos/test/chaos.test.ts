@@ -3,12 +3,12 @@
 // coordinator past their leases) while pipeline workflows run, on a private Postgres and
 // nats-server. The invariants are checked from the database and the handlers' side-effect log.
 import { expect, it } from "vitest";
-import { defaultFaults, formatReport, runChaos } from "../src/run.ts";
+import { defaultFaults, formatReport, runChaos, writeReport } from "../src/run.ts";
 
 it("keeps every invariant through every fault", async () => {
   const size = Number(process.env.WEFT_CHAOS_CI_SIZE ?? "400");
   const report = await runChaos({ size, startSeconds: 40, log: () => {} });
-  process.stdout.write(`${formatReport(report)}\n`);
+  process.stdout.write(`${formatReport(report)}\nreport: ${writeReport(report, "-ci")}\n`);
 
   expect(report.faults.map((f) => f.kind)).toEqual(defaultFaults);
   expect(report.violations).toEqual([]);

@@ -2,12 +2,12 @@
 // three replicas) and two of each Weft service, one "machine" per node; node 0 (its nats-server,
 // journal, coordinator and executor) is killed mid-run and comes back 10 s later.
 import { expect, it } from "vitest";
-import { formatReport, runChaos } from "../src/run.ts";
+import { formatReport, runChaos, writeReport } from "../src/run.ts";
 
 it("loses nothing when a NATS node and one replica of each service die", async () => {
   const size = Number(process.env.WEFT_CHAOS_CI_CLUSTER_SIZE ?? "400");
   const report = await runChaos({ size, cluster: true, startSeconds: 20, log: () => {} });
-  process.stdout.write(`${formatReport(report)}\n`);
+  process.stdout.write(`${formatReport(report)}\nreport: ${writeReport(report, "-ci")}\n`);
 
   expect(report.services).toEqual({ journal: 2, coordinator: 2, executor: 2 });
   expect(report.streamReplicas).toBe(3);
