@@ -263,8 +263,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         ...Array.from({ length: perNode.coordinator }, () => "coordinator" as const),
         ...Array.from({ length: perNode.executor }, () => "executor" as const),
       ];
-      // The last coordinator is the one "pause-coordinator" stops: its turns take a few ms of CPU.
-      const slow = { WEFT_CHAOS_REPLAY_MS: "5" };
+      // The last coordinator is the one "pause-coordinator" stops: its turns take 5 ms of CPU each
+      // (smaller claims keep a batch well inside its 2 s lease).
+      const slow = { WEFT_CHAOS_REPLAY_MS: "5", WEFT_CLAIM_BATCH: "64" };
       members.push(
         ...(await Promise.all(
           kinds.map((kind, i) =>
