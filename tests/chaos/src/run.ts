@@ -806,7 +806,8 @@ async function checkInvariants(c: CheckInput) {
         continue;
       }
       const byPid = victimFault.get(prev.pid);
-      const byTime = faults.find((f) => prev.at >= f.at - 2000 && prev.at <= f.recoveredAt + slack);
+      // The latest fault whose window holds the earlier execution.
+      const byTime = faults.findLast((f) => prev.at >= f.at - 2000 && prev.at <= f.recoveredAt + slack);
       const fault = byPid ?? byTime;
       if (fault) {
         const key = `${fault.id}:${fault.kind}`;
