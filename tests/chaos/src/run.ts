@@ -643,8 +643,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     for (const file of logFiles) file.end();
     await nats?.destroy();
     postgres?.destroy();
-    if (!options.logDir) rmSync(work, { recursive: true, force: true });
-    else rmSync(sideEffectLog, { force: true });
+    // The side-effect log (and the logs, unless kept elsewhere with `logDir`).
+    rmSync(work, { recursive: true, force: true });
   }
 }
 
