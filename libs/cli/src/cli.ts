@@ -1,16 +1,20 @@
 // The `weft` command: start, inspect, await, watch, list, cancel and signal runs through the
 // journal's public WorkflowService (via @weft/sdk/client), and run the benchmark.
 import { spawn } from "node:child_process";
+import { readFile } from "node:fs/promises";
 import { constants } from "node:os";
 import { fileURLToPath } from "node:url";
+import { AppLoadError, loadApp } from "@weft/sdk";
 import {
   createWeftClient,
   isFinalStatus,
   type RunSnapshot,
   type RunStatusName,
+  toHistoryExport,
   type WatchedRun,
   type WeftClient,
 } from "@weft/sdk/client";
+import { checkHistory, HistoryFormatError, parseHistory } from "@weft/sdk/workflow";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { CliError, EXIT, reportError, usageError } from "./exit.ts";
 import {
@@ -346,14 +350,62 @@ export async function run(argv: string[], io: Io = processIo): Promise<number> {
 
   program
     .command("history")
-    .description("show a run with its steps and events")
+    .description("show a run with its steps and events (--json: the export format weft.history.v1, for weft replay)")
     .argument("<run-id>")
     .action(async (runId: string) => {
       const history = await weft().history(runId);
       emit(
         () => formatHistory(history),
-        () => history,
+        () => toHistoryExport(history),
       );
+    });
+
+  program
+    .command("replay")
+    .description(
+      "replay the current workflow code against a recorded history; exit 0 when it matches, 1 at the first divergence",
+    )
+    .requiredOption("--history <file>", "a history written by weft history <run-id> --json (- reads stdin)")
+    .requiredOption("--app <path>", "the app module (its default export is defineApp({...}))")
+    .action(async (opts: { history: string; app: string }) => {
+      let text: string;
+      try {
+        text = opts.history === "-" ? await io.readStdin() : await readFile(opts.history, "utf8");
+      } catch (e) {
+        throw usageError(`--history: cannot read ${opts.history}: ${(e as Error).message}`);
+      }
+      let history: ReturnType<typeof parseHistory>;
+      try {
+        history = parseHistory(JSON.parse(text));
+      } catch (e) {
+        if (e instanceof HistoryFormatError || e instanceof SyntaxError) {
+          throw usageError(`--history ${opts.history}: ${(e as Error).message}`);
+        }
+        throw e;
+      }
+      let app: Awaited<ReturnType<typeof loadApp>>;
+      try {
+        app = await loadApp(opts.app);
+      } catch (e) {
+        if (e instanceof AppLoadError) throw usageError(`--app: ${e.message}`);
+        throw e;
+      }
+      const check = await checkHistory(app, history);
+      const run = history.run;
+      if (check.ok) {
+        emit(
+          () =>
+            `ok: run ${run.id} (${run.workflowName}, ${run.status}): the code replays its ${check.replayedSteps} recorded steps (${check.outcome})`,
+          () => ({ runId: run.id, workflowName: run.workflowName, ...check }),
+        );
+        return;
+      }
+      const d = check.divergence;
+      emit(
+        () => `divergence: run ${run.id} (${run.workflowName}, ${run.status}): ${d.message}`,
+        () => ({ runId: run.id, workflowName: run.workflowName, ...check }),
+      );
+      exitCode = EXIT.runFailed;
     });
 
   program

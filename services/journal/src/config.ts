@@ -1,6 +1,7 @@
 // The journal's configuration: the shared Weft settings plus its own, parsed once from the environment.
 import { commonEnv, envInt, parseEnv } from "@weft/runtime";
 import { z } from "zod";
+import type { RetentionSettings } from "./retention.ts";
 
 export const journalEnv = {
   ...commonEnv,
@@ -26,6 +27,18 @@ export const journalEnv = {
   WEFT_HISTORY_PAGE_MAX: envInt(1, 10_000_000, 50_000),
   WEFT_MAX_WATCHES_PER_CLIENT: envInt(1, 1_000_000, 100),
   WEFT_MAX_STREAMS_PER_CONNECTION: envInt(1, 2 ** 31 - 1, 1000),
+  WEFT_RETENTION_AGE_S: envInt(0, 100 * 365 * 24 * 3600, 7 * 24 * 3600),
+  WEFT_RETENTION_BATCH: envInt(1, 100_000, 1000),
+  WEFT_RETENTION_PAUSE_MS: envInt(0, 3_600_000, 50),
+  WEFT_RETENTION_INTERVAL_MS: envInt(100, 24 * 3_600_000, 60_000),
+  WEFT_DIAGNOSE_UNCLAIMED_MS: envInt(1, 24 * 3_600_000, 30_000),
+};
+
+export const defaultRetention: RetentionSettings = {
+  ageMs: 7 * 24 * 3600 * 1000,
+  batch: 1000,
+  pauseMs: 50,
+  intervalMs: 60_000,
 };
 
 export interface JournalConfig {
@@ -44,6 +57,10 @@ export interface JournalConfig {
   taskAckWaitMs?: number;
   /** Replicas of the task stream (3 on a JetStream cluster). */
   streamReplicas?: number;
+  /** Retention of finished runs (see retention.ts); ageMs 0 disables it. Defaults: 7 days, 1000, 50 ms, 60 s. */
+  retention?: RetentionSettings;
+  /** Diagnose reports ready runs unclaimed for longer than this (default 30 s). */
+  diagnoseUnclaimedMs?: number;
   /** Origins allowed to call from browsers (Connect-Web); "*" for any. */
   corsOrigins?: string[];
   /** Largest request message (Connect readMaxBytes); default max(64 MiB, 4 × maxPayloadBytes). */
@@ -94,5 +111,12 @@ export function journalConfigFromEnv(env: Record<string, string | undefined> = p
     historyPageMax: e.WEFT_HISTORY_PAGE_MAX,
     maxWatchesPerClient: e.WEFT_MAX_WATCHES_PER_CLIENT,
     maxStreamsPerConnection: e.WEFT_MAX_STREAMS_PER_CONNECTION,
+    retention: {
+      ageMs: e.WEFT_RETENTION_AGE_S * 1000,
+      batch: e.WEFT_RETENTION_BATCH,
+      pauseMs: e.WEFT_RETENTION_PAUSE_MS,
+      intervalMs: e.WEFT_RETENTION_INTERVAL_MS,
+    },
+    diagnoseUnclaimedMs: e.WEFT_DIAGNOSE_UNCLAIMED_MS,
   };
 }

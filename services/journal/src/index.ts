@@ -2,3 +2,5 @@
 export { type JournalConfig, journalConfigFromEnv, journalEnv } from "./config.ts";
 export { migrate, openDatabase } from "./db.ts";
 export { type JournalOptions, type RunningJournal, startJournal } from "./journal.ts";
+export { createJournalMetrics, type JournalMetrics } from "./metrics.ts";
+export { Retention, type RetentionSettings } from "./retention.ts";

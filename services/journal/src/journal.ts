@@ -10,7 +10,7 @@ import { cancelWorkflow } from "./cancel-workflow.ts";
 import { claimRuns } from "./claim-runs.ts";
 import { ClaimHub, readJournals, streamClaims } from "./claims.ts";
 import { commitTurns } from "./commit-turns.ts";
-import { type JournalConfig, journalLimits } from "./config.ts";
+import { defaultRetention, type JournalConfig, journalLimits } from "./config.ts";
 import type { JournalContext } from "./context.ts";
 import { migrate, openDatabase } from "./db.ts";
 import { getHistory, getWorkflow } from "./get-workflow.ts";
@@ -21,6 +21,7 @@ import { createJournalMetrics, type JournalMetrics, rpcMetricsInterceptor } from
 import { Notifier } from "./notifier.ts";
 import { recordResultBatch } from "./record-result-batch.ts";
 import { registerWorker } from "./register-worker.ts";
+import { Retention } from "./retention.ts";
 import { sendEvent } from "./send-event.ts";
 import { StartBatcher, startWorkflow } from "./start-workflow.ts";
 import { ensureShards } from "./store/leases.ts";
@@ -133,6 +134,9 @@ export async function startJournal(config: JournalConfig, options: JournalOption
     timers.start();
     const t = timers;
     cleanup.push({ name: "timers", run: () => t.stop() });
+    const retention = new Retention(j, config.retention ?? defaultRetention, logger);
+    retention.start();
+    cleanup.push({ name: "retention", run: () => retention.stop() });
 
     server.health.setServing(true);
     cleanup.push({ name: "health", run: () => server.health.setServing(false) });

@@ -21,6 +21,10 @@ export interface JournalMetrics {
   runsStarted: Counter<"kind">;
   runsEnded: Counter<"status">;
   transactionSeconds: Histogram<"name">;
+  /** Rows deleted by retention, by table. */
+  retentionDeleted: Counter<"table">;
+  /** Retention batches: deleted (some rows), empty (nothing old enough), skipped (another replica's turn). */
+  retentionBatches: Counter<"outcome">;
 }
 
 const latencyBuckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
@@ -100,12 +104,25 @@ export function createJournalMetrics(db?: Db): JournalMetrics {
       buckets: latencyBuckets,
       registers,
     }),
+    retentionDeleted: new Counter({
+      name: "weft_journal_retention_deleted_total",
+      help: "rows deleted by the retention job, by table (runs, steps, events)",
+      labelNames: ["table"],
+      registers,
+    }),
+    retentionBatches: new Counter({
+      name: "weft_journal_retention_batches_total",
+      help: "retention batches by outcome (deleted, empty, skipped: another replica held the turn)",
+      labelNames: ["outcome"],
+      registers,
+    }),
   };
   for (const status of ["recorded", "duplicate", "stale"]) metrics.results.inc({ status }, 0);
   for (const reason of ["dispatched", "republished"]) metrics.tasksPublished.inc({ reason }, 0);
   for (const status of ["completed", "failed", "canceled"]) metrics.runsEnded.inc({ status }, 0);
   for (const kind of ["root", "child"]) metrics.runsStarted.inc({ kind }, 0);
   for (const kind of ["sleep", "event_timeout"]) metrics.timersFired.inc({ kind }, 0);
+  for (const table of ["runs", "steps", "events"]) metrics.retentionDeleted.inc({ table }, 0);
   if (db) registerDatabaseGauges(registry, db);
   return metrics;
 }

@@ -19,7 +19,11 @@ async function measure<T>(fn: () => Promise<T>): Promise<{ value: T; count: numb
   const value = await fn();
   // Background loops run beside the call: leave out their statements and every begin/commit.
   const counted = statements.filter(
-    (s) => !s.includes("/* timers */") && !s.includes("/* sweeper */") && !/^\s*(begin|commit)\s*$/i.test(s),
+    (s) =>
+      !s.includes("/* timers */") &&
+      !s.includes("/* sweeper */") &&
+      !s.includes("/* retention */") &&
+      !/^\s*(begin|commit)\s*$/i.test(s),
   );
   const count = counted.length;
   return { value, count };

@@ -28,3 +28,4 @@ export {
   type StepSnapshot,
   type StepStatusName,
 } from "./decode.ts";
+export { toHistoryExport } from "./history-export.ts";

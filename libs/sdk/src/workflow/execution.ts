@@ -114,6 +114,11 @@ export class WorkflowExecution {
     return this.completion !== undefined || this.nonDeterminism !== undefined;
   }
 
+  /** The step calls the workflow code has made so far, in call order. */
+  get stepCalls(): { seq: number; name: string; kind: StepKindName }[] {
+    return [...this.calls.values()].map(({ command: { seq, name, kind } }) => ({ seq, name, kind }));
+  }
+
   /** Number of step calls the workflow code has made so far. */
   get callCount(): number {
     return this.nextSeq - 1;

@@ -9,6 +9,20 @@ export {
   FullJournalNeededError,
 } from "./execution-cache.ts";
 export {
+  checkHistory,
+  type Divergence,
+  HISTORY_FORMAT,
+  type HistoryEvent,
+  type HistoryExport,
+  HistoryFormatError,
+  type HistoryRun,
+  type HistoryStep,
+  type HistoryTimer,
+  parseHistory,
+  type ReplayCheck,
+  type StepCall,
+} from "./history.ts";
+export {
   EXECUTOR_KINDS,
   type JournalStep,
   type JournalStepStatus,
