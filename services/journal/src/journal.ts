@@ -3,7 +3,7 @@
 
 import type { ServiceImpl } from "@connectrpc/connect";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
-import { JournalService, WorkflowService } from "@weft/contracts";
+import { JournalService, OperatorService, WorkflowService } from "@weft/contracts";
 import { connectNats, createLogger, type Logger, startServer } from "@weft/runtime";
 import { metricsHandler, serverTraceInterceptor } from "@weft/telemetry";
 import { cancelWorkflow } from "./cancel-workflow.ts";
@@ -13,6 +13,7 @@ import { commitTurns } from "./commit-turns.ts";
 import { defaultRetention, type JournalConfig, journalLimits } from "./config.ts";
 import type { JournalContext } from "./context.ts";
 import { migrate, openDatabase } from "./db.ts";
+import { diagnose } from "./diagnose.ts";
 import { getHistory, getWorkflow } from "./get-workflow.ts";
 import { heartbeatSteps } from "./heartbeat-steps.ts";
 import { leaseShards } from "./lease-shards.ts";
@@ -69,7 +70,8 @@ export async function startJournal(config: JournalConfig, options: JournalOption
     await ensureShards(db, config.shards);
     const nc = await connectNats(config.natsUrl, "weft-journal");
     cleanup.push({ name: "nats", run: () => nc.drain() });
-    await ensureTaskStream(await jetstreamManager(nc), config.prefix, config.shards, {
+    const jsm = await jetstreamManager(nc);
+    await ensureTaskStream(jsm, config.prefix, config.shards, {
       ackWaitMs: config.taskAckWaitMs,
       replicas: config.streamReplicas,
     });
@@ -109,11 +111,14 @@ export async function startJournal(config: JournalConfig, options: JournalOption
       streamClaims: (reqs, ctx) => streamClaims(j, reqs, ctx),
       readJournals: (req) => readJournals(j, req),
     };
+    const operatorService: ServiceImpl<typeof OperatorService> = {
+      diagnose: (req) => diagnose(j, jsm, req),
+    };
     cleanup.push({ name: "task publishes", run: () => j.publisher.settle() });
     const server = await startServer({
       host: config.host,
       port: config.port,
-      services: [WorkflowService.typeName, JournalService.typeName],
+      services: [WorkflowService.typeName, JournalService.typeName, OperatorService.typeName],
       readMaxBytes: limits.maxRequestBytes,
       maxConcurrentStreams: limits.maxStreamsPerConnection,
       // Every call is a SERVER span continuing the caller's trace, counted and timed.
@@ -123,6 +128,7 @@ export async function startJournal(config: JournalConfig, options: JournalOption
       routes: (router) => {
         router.service(WorkflowService, workflowService);
         router.service(JournalService, journalService);
+        router.service(OperatorService, operatorService);
       },
     });
     cleanup.push({ name: "server", run: () => server.close() });
