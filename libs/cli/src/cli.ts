@@ -6,6 +6,7 @@ import { constants } from "node:os";
 import { fileURLToPath } from "node:url";
 import { AppLoadError, loadApp } from "@weft/sdk";
 import {
+  createOperatorClient,
   createWeftClient,
   isFinalStatus,
   type RunSnapshot,
@@ -18,6 +19,7 @@ import { checkHistory, HistoryFormatError, parseHistory } from "@weft/sdk/workfl
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { CliError, EXIT, reportError, usageError } from "./exit.ts";
 import {
+  formatDiagnosis,
   formatHistory,
   formatRun,
   formatRunTable,
@@ -357,6 +359,27 @@ export async function run(argv: string[], io: Io = processIo): Promise<number> {
       emit(
         () => formatHistory(history),
         () => toHistoryExport(history),
+      );
+    });
+
+  program
+    .command("diagnose")
+    .description("where work waits: per-shard backlog and lag, ready runs unclaimed for long, steps past their timeout")
+    .option(
+      "--unclaimed <s>",
+      "list ready runs unclaimed for longer than this (default: the journal's setting)",
+      seconds,
+    )
+    .option("-n, --limit <n>", "entries per list", integer("--limit", 1, 1000), 20)
+    .action(async (opts: { unclaimed?: number; limit: number }) => {
+      const operator = createOperatorClient({ baseUrl: normalizeUrl(globals.url) });
+      const diagnosis = await operator.diagnose({
+        limit: opts.limit,
+        ...(opts.unclaimed === undefined ? {} : { unclaimedThresholdMs: Math.round(opts.unclaimed * 1000) }),
+      });
+      emit(
+        () => formatDiagnosis(diagnosis),
+        () => diagnosis,
       );
     });
 

@@ -1,5 +1,5 @@
 // Human output (aligned blocks and tables) and JSON output (bigints as strings, dates as ISO).
-import type { EventSnapshot, History, RunSnapshot, StepSnapshot, WatchedRun } from "@weft/sdk/client";
+import type { Diagnosis, EventSnapshot, History, RunSnapshot, StepSnapshot, WatchedRun } from "@weft/sdk/client";
 
 export function toJson(value: unknown, indent?: number): string {
   return JSON.stringify(value, (_key, v) => (typeof v === "bigint" ? v.toString() : v), indent);
@@ -112,4 +112,74 @@ export function formatWatchLine(run: WatchedRun, at: Date): string {
 export function formatStepLine(s: StepSnapshot): string {
   const outcome = s.error ? `  ${s.error.name}: ${s.error.message}` : "";
   return `    #${s.seq} ${s.kind} ${s.name} ${s.status}${s.attempt > 1 ? ` (attempt ${s.attempt})` : ""}${outcome}`;
+}
+
+/** "1234" ms → "1.2s"; 0 → "-". */
+export function ageMs(ms: number): string {
+  if (ms <= 0) return "-";
+  return duration(new Date(0), new Date(ms));
+}
+
+export function formatDiagnosis(d: Diagnosis): string {
+  const out = [
+    `ready runs ${d.readyRuns}, oldest ready ${ageMs(d.oldestReadyAgeMs)}`,
+    "",
+    table(
+      ["SHARD", "READY", "OLDEST READY", "LEASED", "TASKS RUNNING", "PENDING", "UNACKED", "OLDEST UNACKED", "EXECUTOR"],
+      d.shards.map((s) => [
+        String(s.shard),
+        String(s.readyRuns),
+        ageMs(s.oldestReadyAgeMs),
+        String(s.leasedRuns),
+        String(s.runningTasks),
+        String(s.tasksPending),
+        String(s.tasksAckPending),
+        ageMs(s.oldestUnackedAgeMs),
+        s.executor ?? "(none)",
+      ]),
+    ),
+    "",
+    `ready runs unclaimed for over ${ageMs(d.unclaimedThresholdMs)}: ${d.unclaimedRunsTotal}`,
+  ];
+  if (d.unclaimedRuns.length > 0) {
+    out.push(
+      table(
+        ["RUN", "WORKFLOW", "SHARD", "READY FOR", "APP"],
+        d.unclaimedRuns.map((r) => [r.runId, r.workflowName, String(r.shard), ageMs(r.readyAgeMs), r.appVersion ?? ""]),
+      ),
+    );
+  }
+  out.push("", `steps in progress past their timeout: ${d.overdueStepsTotal}`);
+  if (d.overdueSteps.length > 0) {
+    out.push(
+      table(
+        ["RUN", "SEQ", "STEP", "KIND", "OVERDUE", "ATTEMPT", "DISPATCH"],
+        d.overdueSteps.map((s) => [
+          s.runId,
+          String(s.seq),
+          s.name,
+          s.kind,
+          ageMs(s.overdueMs),
+          String(s.attempt),
+          String(s.dispatch),
+        ]),
+      ),
+    );
+  }
+  out.push("", d.versions.available ? "ready runs by app version:" : d.versions.note);
+  if (d.versions.waiting.length > 0) {
+    out.push(
+      table(
+        ["APP VERSION", "READY", "OLDEST READY", "CARRIED"],
+        d.versions.waiting.map((v) => [
+          v.appVersion || "(none)",
+          String(v.readyRuns),
+          ageMs(v.oldestReadyAgeMs),
+          v.carried ? "yes" : "NO",
+        ]),
+      ),
+    );
+  }
+  for (const w of d.warnings) out.push(`warning: ${w}`);
+  return out.join("\n");
 }

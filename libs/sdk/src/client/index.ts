@@ -29,3 +29,11 @@ export {
   type StepStatusName,
 } from "./decode.ts";
 export { toHistoryExport } from "./history-export.ts";
+export {
+  createOperatorClient,
+  type DiagnoseOptions,
+  type Diagnosis,
+  type OperatorClient,
+  type OperatorClientOptions,
+  type ShardDiagnosis,
+} from "./operator.ts";

@@ -1,6 +1,7 @@
-// History export and the replay check against a real stack: a completed pipeline run exported with
-// `weft history --json`, replayed with `weft replay` against the same app (ok, exit 0) and against
-// changed apps (renamed, reordered, added step: the first divergence, exit 1).
+// Operations against a real stack: a completed pipeline run exported with `weft history --json`,
+// replayed with `weft replay` against the same app (ok, exit 0) and against changed apps (renamed,
+// reordered, added step: the first divergence, exit 1); then `weft diagnose` with the executors
+// and the coordinator stopped (a task backlog, then a ready run nobody claims).
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -17,7 +18,7 @@ let runId = "";
 const weft = (...args: string[]) => cli(t.stack.journalUrl, args);
 
 beforeAll(async () => {
-  t = await startTestStack("cli replay");
+  t = await startTestStack("cli operations");
   dir = await mkdtemp(join(tmpdir(), "weft-replay-"));
 });
 afterAll(async () => {
@@ -91,5 +92,59 @@ describe("weft history --json and weft replay", () => {
     expect(noApp.stderr).toContain("--app: cannot load app module");
     const noFile = await weft("replay", "--history", join(dir, "nope.json"), "--app", pipelineApp);
     expect(noFile.code).toBe(2);
+  });
+});
+
+describe("weft diagnose", () => {
+  const diagnose = async (...args: string[]) => {
+    const res = await weft("--json", "diagnose", ...args);
+    expect(res.stderr).toBe("");
+    expect(res.code).toBe(0);
+    return JSON.parse(res.stdout);
+  };
+  const until = async <T>(read: () => Promise<T>, ok: (v: T) => boolean): Promise<T> => {
+    for (let i = 0; i < 200; i++) {
+      const v = await read();
+      if (ok(v)) return v;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error("diagnose never showed the expected backlog");
+  };
+
+  it("shows the task backlog without executors and a ready run nobody claims without a coordinator", async () => {
+    const idle = await diagnose();
+    expect(idle.shards.length).toBeGreaterThan(0);
+    expect(idle.readyRuns).toBe(0);
+    expect(idle.shards.some((s: { executor?: string }) => s.executor)).toBe(true);
+
+    for (const executor of t.stack.executors) await executor.stop();
+    const stuck = await weft("start", "pipeline", JSON.stringify({ id: 9, text: "no executor" }));
+    expect(stuck.code).toBe(0);
+    // The coordinator commits extract; its task waits in JetStream with nobody to run it.
+    const backlog = await until(
+      () => diagnose(),
+      (d) => d.shards.reduce((n: number, s: { tasksPending: number }) => n + s.tasksPending, 0) >= 1,
+    );
+    const shard = backlog.shards.find((s: { tasksPending: number }) => s.tasksPending >= 1);
+    expect(shard.runningTasks).toBeGreaterThanOrEqual(1);
+    expect(shard.oldestUnackedAgeMs).toBeGreaterThan(0);
+
+    for (const coordinator of t.stack.coordinators) await coordinator.stop();
+    const waiting = await weft("--json", "start", "pipeline", JSON.stringify({ id: 10, text: "no coordinator" }));
+    const waitingId = JSON.parse(waiting.stdout).runId;
+    const unclaimed = await until(
+      () => diagnose("--unclaimed", "0.2"),
+      (d) => d.unclaimedRuns.some((r: { runId: string }) => r.runId === waitingId),
+    );
+    expect(unclaimed.readyRuns).toBeGreaterThanOrEqual(1);
+    expect(unclaimed.oldestReadyAgeMs).toBeGreaterThanOrEqual(200);
+    expect(unclaimed.unclaimedThresholdMs).toBe(200);
+    expect(unclaimed.versions.available).toBe(false);
+
+    const human = await weft("diagnose", "--unclaimed", "0.2");
+    expect(human.code).toBe(0);
+    expect(human.stdout).toMatch(/^SHARD\s+READY\s+OLDEST READY/m);
+    expect(human.stdout).toContain(waitingId);
+    expect(human.stdout).toContain("versioning not available");
   });
 });
