@@ -1,19 +1,28 @@
-// The one way the console talks to Weft: WorkflowService on the journal over Connect-Web.
+// The one way the console talks to Weft: WorkflowService (and OperatorService for the diagnose
+// page) on the journal over Connect-Web.
 
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { type Client, createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-web";
-import { RunStatus, StepKind, StepStatus, WorkflowService } from "@weft/contracts";
+import { OperatorService, RunStatus, StepKind, StepStatus, WorkflowService } from "@weft/contracts";
 import type { ConsoleConfig } from "./config.ts";
 
 export type WorkflowClient = Client<typeof WorkflowService>;
-export type { Event, Failure, Run, Step } from "@weft/contracts";
+export type OperatorClient = Client<typeof OperatorService>;
+export type { DiagnoseResponse, Event, Failure, Run, Step } from "@weft/contracts";
 export { RunStatus, StepKind, StepStatus };
 
-export function createWorkflowClient(config: ConsoleConfig): WorkflowClient {
+function transportOf(config: ConsoleConfig) {
   const options = { baseUrl: config.journalUrl, useBinaryFormat: true };
-  const transport = config.protocol === "grpc-web" ? createGrpcWebTransport(options) : createConnectTransport(options);
-  return createClient(WorkflowService, transport);
+  return config.protocol === "grpc-web" ? createGrpcWebTransport(options) : createConnectTransport(options);
+}
+
+export function createWorkflowClient(config: ConsoleConfig): WorkflowClient {
+  return createClient(WorkflowService, transportOf(config));
+}
+
+export function createOperatorClient(config: ConsoleConfig): OperatorClient {
+  return createClient(OperatorService, transportOf(config));
 }
 
 export function ms(value: Timestamp | undefined): number | undefined {

@@ -1,8 +1,10 @@
-// Shell and hash routing: #/ runs, #/runs/<id> a run, #/timeline the many-runs timeline. The query
+// Shell and hash routing: #/ runs, #/runs/<id> a run, #/timeline the many-runs timeline,
+// #/diagnose where work waits. The query
 // string (?journal=...) stays untouched, so links keep the configuration.
 import { createContext, useContext, useEffect, useState } from "react";
-import type { WorkflowClient } from "./api.ts";
+import type { OperatorClient, WorkflowClient } from "./api.ts";
 import type { ConsoleConfig } from "./config.ts";
+import { DiagnosePage } from "./diagnose-page.tsx";
 import { RunPage } from "./run-page.tsx";
 import { RunsPage } from "./runs-page.tsx";
 import { TimelinePage } from "./timeline-page.tsx";
@@ -10,6 +12,7 @@ import { TimelinePage } from "./timeline-page.tsx";
 export interface Env {
   config: ConsoleConfig;
   client: WorkflowClient;
+  operator: OperatorClient;
 }
 
 const EnvContext = createContext<Env | null>(null);
@@ -29,7 +32,13 @@ export function App(props: Env) {
   const hash = useHash();
   const path = hash.replace(/^#/, "") || "/";
   const runMatch = /^\/runs\/([0-9a-f-]{36})/.exec(path);
-  const page = runMatch ? "run" : path.startsWith("/timeline") ? "timeline" : "runs";
+  const page = runMatch
+    ? "run"
+    : path.startsWith("/timeline")
+      ? "timeline"
+      : path.startsWith("/diagnose")
+        ? "diagnose"
+        : "runs";
   return (
     <EnvContext.Provider value={props}>
       <header className="top">
@@ -41,6 +50,9 @@ export function App(props: Env) {
           <a href="#/timeline" className={page === "timeline" ? "active" : ""}>
             Live timeline
           </a>
+          <a href="#/diagnose" className={page === "diagnose" ? "active" : ""}>
+            Diagnose
+          </a>
         </nav>
         <span className="journal" title="journal URL">
           {props.config.journalUrl}
@@ -51,6 +63,8 @@ export function App(props: Env) {
           <RunPage key={runMatch[1]} runId={runMatch[1]!} />
         ) : page === "timeline" ? (
           <TimelinePage key={path} />
+        ) : page === "diagnose" ? (
+          <DiagnosePage />
         ) : (
           <RunsPage />
         )}

@@ -211,4 +211,22 @@ describe(`console in chromium against a real stack`, () => {
       await gateway?.close();
     }
   });
+
+  it("renders the diagnose page: per-shard backlog and a run's step in progress", async () => {
+    const run = await startRun({ id: 12, text: "slow step", stepMs: { extract: 60_000 } });
+    await page.goto(`${consoleUrl}#/diagnose`);
+    await page.locator("section.diagnose-page").waitFor();
+    await page.getByTestId("diagnose-summary").waitFor({ timeout: 15_000 });
+    const shard = run.shard;
+    const row = page.locator(`table.shards-table tr[data-shard="${shard}"]`);
+    await row.waitFor();
+    // The extract step runs for a minute: its shard shows one task running and an executor.
+    await expect.poll(() => row.locator("td").nth(4).textContent(), { timeout: 15_000 }).toBe("1");
+    expect(await row.locator("td").nth(8).textContent()).not.toBe("none");
+    expect(await page.locator("table.shards-table tbody tr").count()).toBeGreaterThan(0);
+    await page.locator(".versions-note", { hasText: "versioning not available" }).waitFor();
+    await expect.poll(() => page.getByTestId("diagnose-summary").textContent()).toMatch(/ready runs, oldest ready/);
+    await shot("diagnose");
+    await client.cancelWorkflow({ runId: run.id, reason: "test over" });
+  });
 });

@@ -25,7 +25,7 @@ const TYPES: Record<string, string> = {
 
 export async function startConsoleServer(options: {
   dist: string;
-  /** Journal to proxy `/weft.v1.WorkflowService/*` to (set later with `setJournal` if unknown). */
+  /** Journal to proxy `/weft.v1.WorkflowService/*` and `/weft.v1.OperatorService/*` to (set later with `setJournal` if unknown). */
   journalUrl?: string;
   /** 0 (the default) picks a free port. */
   port?: number;
@@ -35,7 +35,7 @@ export async function startConsoleServer(options: {
   const config = { journalUrl: "", jaegerUrl: "http://localhost:16686" };
   const server: Server = createServer((req, res) => {
     const path = decodeURIComponent((req.url ?? "/").split("?")[0]!);
-    if (path.startsWith("/weft.v1.WorkflowService/")) {
+    if (path.startsWith("/weft.v1.WorkflowService/") || path.startsWith("/weft.v1.OperatorService/")) {
       if (!journal) {
         res.writeHead(503).end("no journal");
         return;
