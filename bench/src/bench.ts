@@ -49,6 +49,12 @@ const program = new Command("weft-bench")
   .option("--timeout <s>", "give up waiting after this many seconds", int("--timeout", 1), 900)
   .option("--results <dir>", "where JSON results go", ".bench-results")
   .option("--label <text>", "free text stored with the results", "")
+  .option(
+    "--retention-backlog <n>",
+    "insert this many finished runs (4 steps each) ended 30 days ago, and run retention on them during the benchmark",
+    int("--retention-backlog", 0),
+    0,
+  )
   .parse();
 
 const opts = program.opts<{
@@ -67,6 +73,7 @@ const opts = program.opts<{
   timeout: number;
   results: string;
   label: string;
+  retentionBacklog: number;
 }>();
 
 /** The `long` workload: steps per shape, and runs in flight. */
@@ -136,6 +143,10 @@ async function runPhase(stack: Stack, db: pg.Pool, phase: Phase) {
     new ProcGroup("nats-server", () => pidsOf("nats-server")),
   ];
   await db.query("TRUNCATE runs, steps, events");
+  // With --retention-backlog: old finished runs that the journal's retention deletes meanwhile;
+  // the phase's own figures leave them out (they were created a month ago).
+  if (opts.retentionBacklog > 0) await insertRetentionBacklog(db, opts.retentionBacklog);
+  const oldBefore = opts.retentionBacklog > 0 ? await countOldRuns(db) : 0;
   const n = phase.inputs.length;
   const submittedAt = new Map<string, number>();
   const indexOf = new Map<string, number>();
@@ -180,7 +191,9 @@ async function runPhase(stack: Stack, db: pg.Pool, phase: Phase) {
   while (Date.now() < deadline) {
     await new Promise((resolve) => setTimeout(resolve, 200));
     for (const g of groups) g.poll();
-    const { rows } = await db.query<{ n: string }>("SELECT count(*) AS n FROM runs WHERE status <> 'running'");
+    const { rows } = await db.query<{ n: string }>(
+      `SELECT count(*) AS n FROM runs WHERE status <> 'running' ${ownRuns}`,
+    );
     finished = Number(rows[0]?.n ?? 0);
     bar.update(finished, {
       submitted: submittedAt.size,
@@ -191,9 +204,13 @@ async function runPhase(stack: Stack, db: pg.Pool, phase: Phase) {
   await submitting;
   const wallMs = performance.now() - started;
   bar.stop();
+  if (opts.retentionBacklog > 0) {
+    const oldAfter = await countOldRuns(db);
+    out(`  retention during the phase: ${oldBefore - oldAfter} old runs deleted, ${oldAfter} left`);
+  }
 
   const { rows } = await db.query<{ id: string; status: string; done: string | null }>(
-    "SELECT id, status, (extract(epoch FROM completed_at) * 1000)::bigint AS done FROM runs",
+    `SELECT id, status, (extract(epoch FROM completed_at) * 1000)::bigint AS done FROM runs WHERE true ${ownRuns}`,
   );
   const latencies: number[] = [];
   const overheads: number[] = [];
@@ -273,7 +290,7 @@ async function hopBreakdown(db: pg.Pool) {
              r.completed_at AS run_done,
              lead(s.created_at) OVER (PARTITION BY s.run_id ORDER BY s.seq) AS next_created,
              row_number() OVER (PARTITION BY s.run_id ORDER BY s.seq) AS n
-      FROM steps s JOIN runs r ON r.id = s.run_id WHERE r.status = 'completed'
+      FROM steps s JOIN runs r ON r.id = s.run_id WHERE r.status = 'completed' AND r.created_at > now() - interval '1 day'
     ), d AS (
       SELECT 'start→turn' AS hop, extract(epoch FROM created_at - run_created) * 1000 AS ms FROM s WHERE n = 1
       UNION ALL SELECT 'dispatch', extract(epoch FROM started_at - created_at) * 1000 FROM s
@@ -352,6 +369,36 @@ function serviceEnv(): Record<"journal" | "coordinator" | "executor", Record<str
   return env;
 }
 
+/**
+ * Old finished runs with their steps, inserted by set in chunks; the journal's retention (age 1 day,
+ * polling every 200 ms in this mode) starts deleting them at once, beside the benchmark.
+ */
+async function insertRetentionBacklog(db: pg.Pool, n: number): Promise<void> {
+  const started = performance.now();
+  for (let from = 0; from < n; from += 20_000) {
+    const to = Math.min(from + 20_000, n) - 1;
+    await db.query(`
+      INSERT INTO runs (id, workflow_name, status, result, shard, ready, ready_at, created_at, updated_at, completed_at)
+      SELECT md5('old' || i)::uuid, 'pipeline', 'completed', '"ok"'::bytea, i % 16, false, NULL,
+             now() - interval '30 days', now() - interval '30 days', now() - interval '30 days'
+      FROM generate_series(${from}, ${to}) AS i`);
+    await db.query(`
+      INSERT INTO steps (id, run_id, generation, seq, name, kind, status, result, attempt, shard, completion_order, created_at, completed_at)
+      SELECT md5('oldstep' || i || '.' || s)::uuid, md5('old' || i)::uuid, 1, s, 'step' || s, 'action', 'completed', '1'::bytea, 1,
+             i % 16, nextval('completion_order_seq'), now() - interval '30 days', now() - interval '30 days'
+      FROM generate_series(${from}, ${to}) AS i, generate_series(1, 4) AS s`);
+  }
+  out(
+    `  retention backlog: ${n} finished runs (+${4 * n} steps) inserted in ${((performance.now() - started) / 1000).toFixed(1)} s`,
+  );
+}
+
+/** The phase's own runs, not the retention backlog's. */
+const ownRuns = "AND created_at > now() - interval '1 day'";
+
+const countOldRuns = async (db: pg.Pool) =>
+  Number((await db.query("SELECT count(*) AS n FROM runs WHERE completed_at < now() - interval '1 day'")).rows[0].n);
+
 async function main() {
   const env = await createTestEnvironment(`bench_${opts.workload}`);
   let sink: OtlpSink | undefined;
@@ -372,7 +419,13 @@ async function main() {
       `Starting the stack: ${opts.coordinators} coordinator(s), ${opts.executors} executor(s), ${opts.shards} shards, tracing ${opts.tracing ? "on" : "off"}`,
     );
     stack = await startStack({
-      env: { ...env.env, ...tracingEnv, WEFT_SHARDS: String(opts.shards), WEFT_LOG_LEVEL: "info" },
+      env: {
+        ...env.env,
+        ...tracingEnv,
+        WEFT_SHARDS: String(opts.shards),
+        WEFT_LOG_LEVEL: "info",
+        ...(opts.retentionBacklog > 0 ? { WEFT_RETENTION_AGE_S: "86400", WEFT_RETENTION_INTERVAL_MS: "200" } : {}),
+      },
       app: fileURLToPath(new URL("./app.ts", import.meta.url)),
       coordinators: opts.coordinators,
       executors: opts.executors,
