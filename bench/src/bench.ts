@@ -370,24 +370,29 @@ function serviceEnv(): Record<"journal" | "coordinator" | "executor", Record<str
 }
 
 /**
- * Old finished runs with their steps, inserted by set in chunks; the journal's retention (age 1 day,
- * polling every 200 ms in this mode) starts deleting them at once, beside the benchmark.
+ * Old finished runs with their steps, inserted by set in chunks as if they had just ended, then
+ * aged by 30 days in one statement: the journal's retention (age 1 day, polling every 200 ms in
+ * this mode) finds the whole backlog at once and deletes it beside the benchmark.
  */
 async function insertRetentionBacklog(db: pg.Pool, n: number): Promise<void> {
   const started = performance.now();
   for (let from = 0; from < n; from += 20_000) {
     const to = Math.min(from + 20_000, n) - 1;
     await db.query(`
-      INSERT INTO runs (id, workflow_name, status, result, shard, ready, ready_at, created_at, updated_at, completed_at)
-      SELECT md5('old' || i)::uuid, 'pipeline', 'completed', '"ok"'::bytea, i % 16, false, NULL,
-             now() - interval '30 days', now() - interval '30 days', now() - interval '30 days'
-      FROM generate_series(${from}, ${to}) AS i`);
-    await db.query(`
+      WITH r AS (
+        INSERT INTO runs (id, workflow_name, status, result, shard, ready, ready_at, created_at, updated_at, completed_at)
+        SELECT md5('old' || i)::uuid, 'pipeline', 'completed', '"ok"'::bytea, i % 16, false, NULL,
+               now() - interval '30 days', now() - interval '30 days', now()
+        FROM generate_series(${from}, ${to}) AS i
+        RETURNING id, shard)
       INSERT INTO steps (id, run_id, generation, seq, name, kind, status, result, attempt, shard, completion_order, created_at, completed_at)
-      SELECT md5('oldstep' || i || '.' || s)::uuid, md5('old' || i)::uuid, 1, s, 'step' || s, 'action', 'completed', '1'::bytea, 1,
-             i % 16, nextval('completion_order_seq'), now() - interval '30 days', now() - interval '30 days'
-      FROM generate_series(${from}, ${to}) AS i, generate_series(1, 4) AS s`);
+      SELECT md5('oldstep' || r.id || '.' || s)::uuid, r.id, 1, s, 'step' || s, 'action', 'completed', '1'::bytea, 1,
+             r.shard, nextval('completion_order_seq'), now() - interval '30 days', now() - interval '30 days'
+      FROM r, generate_series(1, 4) AS s`);
   }
+  await db.query(
+    "UPDATE runs SET completed_at = now() - interval '30 days' WHERE created_at < now() - interval '1 day'",
+  );
   out(
     `  retention backlog: ${n} finished runs (+${4 * n} steps) inserted in ${((performance.now() - started) / 1000).toFixed(1)} s`,
   );
