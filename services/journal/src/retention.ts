@@ -12,7 +12,7 @@ export interface RetentionSettings {
   ageMs: number;
   /** Runs per delete (one short transaction each). */
   batch: number;
-  /** Pause between two full batches, so the hot path keeps the database. */
+  /** Least pause between two full batches (the pause is at least the last batch's duration). */
   pauseMs: number;
   /** Sleep after a pass that found less than a full batch (or another replica holding the turn). */
   intervalMs: number;
@@ -32,9 +32,13 @@ export class Retention {
     this.loop = new BackgroundLoop(
       "retention",
       async () => {
+        const started = performance.now();
         const deleted = await this.deleteBatch(j);
         if (deleted && deleted.runs > 0) logger.debug({ ...deleted }, "retention deleted finished runs");
-        return { nextInMs: deleted && deleted.runs === settings.batch ? settings.pauseMs : settings.intervalMs };
+        if (!deleted || deleted.runs < settings.batch) return { nextInMs: settings.intervalMs };
+        // Pause at least as long as the batch took: on a busy database (slow batches) retention
+        // backs off by itself and keeps at most half of one connection's time.
+        return { nextInMs: Math.max(settings.pauseMs, Math.round(performance.now() - started)) };
       },
       logger,
       settings.intervalMs,
