@@ -130,7 +130,13 @@ export function openDatabase(
 
 /** Runs every pending migration; throws with the failing migration's name. */
 export async function migrate(db: Db): Promise<void> {
-  const migrator = new Migrator({ db: db as unknown as Kysely<unknown>, provider: migrationProvider });
+  // Branches number their migrations in separate ranges (020-, 070-, ...) and merge in any order:
+  // a database that already ran a later number still takes an earlier one that arrives after it.
+  const migrator = new Migrator({
+    db: db as unknown as Kysely<unknown>,
+    provider: migrationProvider,
+    allowUnorderedMigrations: true,
+  });
   const { error, results } = await migrator.migrateToLatest();
   const failed = results?.find((r) => r.status === "Error");
   if (error) {
