@@ -59,6 +59,9 @@ const hotPath: Record<string, string> = {
   "currentSteps (claim/commit)": `
     SELECT s.* FROM steps s JOIN runs r ON r.id = s.run_id AND r.generation = s.generation
     WHERE s.run_id = ANY(ARRAY[md5('run1')::uuid, md5('run195001')::uuid]) ORDER BY s.run_id, s.seq`,
+  "takeUndelivered (incremental claims)": `
+    SELECT s.id FROM steps s JOIN runs r ON r.id = s.run_id AND r.generation = s.generation
+    WHERE s.run_id = ANY(ARRAY[md5('run195001')::uuid, md5('live7')::uuid]) AND s.status <> 'running' AND NOT s.delivered`,
   "recordResults (RecordResultBatch)": `
     SELECT id, status, generation FROM steps WHERE id = ANY(ARRAY[md5('step195001.1')::uuid, md5('step7.2')::uuid])`,
   "markReady / fence (by run id)": `
