@@ -48,6 +48,9 @@ export async function startHarness(
   const journal = await startJournal(config, { logger: createLogger("journal-test", "warn"), ...options });
   const transport = createGrpcTransport({ baseUrl: `http://127.0.0.1:${journal.port}` });
   const pool = new pg.Pool({ connectionString: env.databaseUrl, max: 2 });
+  // pool.end() resolves before its clients' sockets close; the cleanup's DROP DATABASE may then
+  // terminate one, whose error would otherwise surface as an unhandled 'error' event.
+  pool.on("error", () => {});
   const nc = await connect({ servers: env.natsUrl });
   const js = jetstream(nc);
   return {
