@@ -94,6 +94,7 @@ export interface WeftClient {
   list(filter?: ListFilter, options?: { signal?: AbortSignal }): Promise<ListPage>;
   /** Every run matching the filter, page after page. */
   listAll(filter?: Omit<ListFilter, "pageToken">, options?: { signal?: AbortSignal }): AsyncIterable<RunSnapshot>;
+  /** The run with all its steps and events (every GetHistory page). */
   history(runId: string, options?: { signal?: AbortSignal }): Promise<History>;
 }
 
@@ -222,9 +223,18 @@ export function createWeftClient(options: WeftClientOptions): WeftClient {
     },
 
     async history(runId, opts = {}) {
-      const res = await rpc.getHistory({ runId }, call(opts.signal));
+      // Every page: a history export must hold the whole journal.
+      let res = await rpc.getHistory({ runId }, call(opts.signal));
       if (!res.run) throw new ConnectError(`GetHistory returned no run for ${runId}`, Code.Internal);
-      return { run: decodeRun(res.run), steps: res.steps.map(decodeStep), events: res.events.map(decodeEvent) };
+      const run = decodeRun(res.run);
+      const steps = res.steps.map(decodeStep);
+      const events = res.events.map(decodeEvent);
+      while (res.nextPageToken) {
+        res = await rpc.getHistory({ runId, pageToken: res.nextPageToken }, call(opts.signal));
+        steps.push(...res.steps.map(decodeStep));
+        events.push(...res.events.map(decodeEvent));
+      }
+      return { run, steps, events };
     },
   };
 }
