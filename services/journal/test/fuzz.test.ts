@@ -29,6 +29,7 @@ import {
   Health,
   HealthCheckResponse_ServingStatus,
   JournalService,
+  OperatorService,
   RunStatus,
   StepKind,
   WorkflowService,
@@ -39,7 +40,7 @@ import pg from "pg";
 import { afterAll, beforeAll, expect, test } from "vitest";
 
 /** Every service the journal's port serves; their methods are enumerated from the descriptors. */
-const SERVICES: readonly DescService[] = [WorkflowService, JournalService, Health];
+const SERVICES: readonly DescService[] = [WorkflowService, JournalService, OperatorService, Health];
 const RUNS = Number(process.env.WEFT_FUZZ_RUNS) || 1000;
 const SEED = process.env.WEFT_FUZZ_SEED ? Number(process.env.WEFT_FUZZ_SEED) : undefined;
 const MAX_PAYLOAD = 64 * 1024;
@@ -230,6 +231,7 @@ function validSeeds(w: World): Record<string, Record<string, unknown>> {
     "weft.v1.JournalService/LeaseShards": { executorId: "fuzz-exec", leaseMs: 10_000, release: [] },
     "weft.v1.JournalService/ReadJournals": { runIds: [run, w.claimed.runId] },
     "weft.v1.JournalService/StreamClaims": { owner: "fuzz-owner", leaseMs: 60_000, credits: 2 },
+    "weft.v1.OperatorService/Diagnose": { unclaimedThresholdMs: 1_000n, limit: 5 },
     "grpc.health.v1.Health/Check": { service: "weft.v1.WorkflowService" },
     "grpc.health.v1.Health/Watch": { service: "" },
   };
