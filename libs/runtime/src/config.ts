@@ -53,6 +53,15 @@ export const commonEnv = {
         .map((o) => o.trim())
         .filter(Boolean),
     ),
+  /** This process's NATS user (deploy/nats/nats.conf) and its password or token; secrets also from files. */
+  WEFT_NATS_USER: z.string().min(1).optional(),
+  WEFT_NATS_PASSWORD: z.string().optional(),
+  WEFT_NATS_PASSWORD_FILE: z.string().optional(),
+  WEFT_NATS_TOKEN: z.string().optional(),
+  WEFT_NATS_TOKEN_FILE: z.string().optional(),
+  /** The service token: what the journal accepts for its internal API, and what coordinators and executors send. */
+  WEFT_SERVICE_TOKEN: z.string().min(16, "at least 16 characters").optional(),
+  WEFT_SERVICE_TOKEN_FILE: z.string().optional(),
   WEFT_LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 };
 

@@ -1,4 +1,5 @@
 // Runtime pieces every Weft service shares: config, logs, server, health, shutdown, NATS naming.
+export * from "./auth.ts";
 export * from "./config.ts";
 export * from "./cors.ts";
 export * from "./health.ts";

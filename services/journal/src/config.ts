@@ -1,10 +1,20 @@
 // The journal's configuration: the shared Weft settings plus its own, parsed once from the environment.
-import { commonEnv, envInt, parseEnv } from "@weft/runtime";
+import {
+  type AuthPolicy,
+  authEnv,
+  authPolicyFrom,
+  commonEnv,
+  envInt,
+  type NatsAuth,
+  natsAuthFrom,
+  parseEnv,
+} from "@weft/runtime";
 import { z } from "zod";
 import type { RetentionSettings } from "./retention.ts";
 
 export const journalEnv = {
   ...commonEnv,
+  ...authEnv,
   WEFT_JOURNAL_PORT: envInt(0, 65535, 7233),
   WEFT_JOURNAL_HOST: z.string().default("0.0.0.0"),
   WEFT_SHARDS: envInt(1, 4096, 16),
@@ -75,6 +85,13 @@ export interface JournalConfig {
   maxWatchesPerClient?: number;
   /** HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS per connection. Default 1000. */
   maxStreamsPerConnection?: number;
+  /**
+   * Who may call what. From the environment it is always set (required unless WEFT_AUTH=off);
+   * absent, for in-process tests only, every call is allowed.
+   */
+  auth?: AuthPolicy;
+  /** The journal's NATS user. */
+  natsAuth?: NatsAuth;
 }
 
 /** The limits with their defaults applied. */
@@ -118,5 +135,7 @@ export function journalConfigFromEnv(env: Record<string, string | undefined> = p
       intervalMs: e.WEFT_RETENTION_INTERVAL_MS,
     },
     diagnoseUnclaimedMs: e.WEFT_DIAGNOSE_UNCLAIMED_MS,
+    auth: authPolicyFrom(e),
+    natsAuth: natsAuthFrom(e),
   };
 }

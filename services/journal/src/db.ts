@@ -42,6 +42,8 @@ export interface RunRow {
   created_at: Date;
   updated_at: Date;
   completed_at: Date | null;
+  /** Tenancy; a child run inherits its parent's (a trigger, migration 030). */
+  namespace: string;
 }
 
 export interface StepRow {

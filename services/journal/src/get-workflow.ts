@@ -1,5 +1,6 @@
 // GetWorkflow and GetHistory: a run, or a run with its steps and events.
 import { create } from "@bufbuild/protobuf";
+import type { HandlerContext } from "@connectrpc/connect";
 import {
   type GetHistoryRequest,
   type GetHistoryResponse,
@@ -8,23 +9,28 @@ import {
   type GetWorkflowResponse,
   GetWorkflowResponseSchema,
 } from "@weft/contracts";
+import type { Principal } from "@weft/runtime";
 import { journalLimits } from "./config.ts";
 import type { JournalContext } from "./context.ts";
 import type { Db, RunRow } from "./db.ts";
 import { eventToProto, runToProto, stepToProto } from "./messages.ts";
+import { principalOf, visibleRun } from "./namespaces.ts";
 import { eventsOfRunPage } from "./store/events.ts";
 import { getRun } from "./store/runs.ts";
 import { stepsOfRunPage } from "./store/steps.ts";
-import { invalid, notFound, requireUuid } from "./validation.ts";
+import { invalid, requireUuid } from "./validation.ts";
 
-export async function requireRun(db: Db, runId: string, field = "run_id"): Promise<RunRow> {
-  const run = await getRun(db, runId);
-  if (!run) throw notFound(field, `run ${runId} does not exist`);
-  return run;
+/** The run, if it exists and the principal may see it (NotFound alike otherwise). */
+export async function requireRun(db: Db, principal: Principal, runId: string, field = "run_id"): Promise<RunRow> {
+  return visibleRun(principal, await getRun(db, runId), runId, field);
 }
 
-export async function getWorkflow(j: JournalContext, req: GetWorkflowRequest): Promise<GetWorkflowResponse> {
-  const run = await requireRun(j.db, requireUuid("run_id", req.runId));
+export async function getWorkflow(
+  j: JournalContext,
+  req: GetWorkflowRequest,
+  ctx: HandlerContext,
+): Promise<GetWorkflowResponse> {
+  const run = await requireRun(j.db, principalOf(ctx), requireUuid("run_id", req.runId));
   return create(GetWorkflowResponseSchema, { run: runToProto(run) });
 }
 
@@ -48,7 +54,11 @@ export function decodeHistoryToken(runId: string, token: string): { steps: numbe
   return { steps: parsed[1] as number, events: parsed[2] as number };
 }
 
-export async function getHistory(j: JournalContext, req: GetHistoryRequest): Promise<GetHistoryResponse> {
+export async function getHistory(
+  j: JournalContext,
+  req: GetHistoryRequest,
+  ctx: HandlerContext,
+): Promise<GetHistoryResponse> {
   const runId = requireUuid("run_id", req.runId);
   const { historyPageMax } = journalLimits(j.config);
   if (req.pageSize < 0 || req.pageSize > historyPageMax) {
@@ -56,7 +66,7 @@ export async function getHistory(j: JournalContext, req: GetHistoryRequest): Pro
   }
   const pageSize = req.pageSize === 0 ? historyPageMax : req.pageSize;
   const from = req.pageToken === "" ? { steps: 0, events: 0 } : decodeHistoryToken(runId, req.pageToken);
-  const run = await requireRun(j.db, runId);
+  const run = await requireRun(j.db, principalOf(ctx), runId);
   const [steps, events] = await Promise.all([
     stepsOfRunPage(j.db, run.id, from.steps, pageSize + 1),
     eventsOfRunPage(j.db, run.id, from.events, pageSize + 1),

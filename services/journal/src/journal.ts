@@ -4,7 +4,7 @@
 import type { ServiceImpl } from "@connectrpc/connect";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { JournalService, OperatorService, WorkflowService } from "@weft/contracts";
-import { connectNats, createLogger, type Logger, startServer } from "@weft/runtime";
+import { authInterceptor, connectNats, createLogger, type Logger, startServer } from "@weft/runtime";
 import { metricsHandler, serverTraceInterceptor } from "@weft/telemetry";
 import { cancelWorkflow } from "./cancel-workflow.ts";
 import { claimRuns } from "./claim-runs.ts";
@@ -68,7 +68,7 @@ export async function startJournal(config: JournalConfig, options: JournalOption
   try {
     await migrate(db);
     await ensureShards(db, config.shards);
-    const nc = await connectNats(config.natsUrl, "weft-journal");
+    const nc = await connectNats(config.natsUrl, "weft-journal", {}, config.natsAuth);
     cleanup.push({ name: "nats", run: () => nc.drain() });
     const jsm = await jetstreamManager(nc);
     await ensureTaskStream(jsm, config.prefix, config.shards, {
@@ -94,12 +94,12 @@ export async function startJournal(config: JournalConfig, options: JournalOption
     const watches = new WatchCounter(limits.maxWatchesPerClient);
     const workflowService: ServiceImpl<typeof WorkflowService> = {
       startWorkflow: (req, ctx) => startWorkflow(j, starts, req, ctx),
-      getWorkflow: (req) => getWorkflow(j, req),
-      listWorkflows: (req) => listWorkflows(j, req),
-      cancelWorkflow: (req) => cancelWorkflow(j, req),
-      sendEvent: (req) => sendEvent(j, req),
+      getWorkflow: (req, ctx) => getWorkflow(j, req, ctx),
+      listWorkflows: (req, ctx) => listWorkflows(j, req, ctx),
+      cancelWorkflow: (req, ctx) => cancelWorkflow(j, req, ctx),
+      sendEvent: (req, ctx) => sendEvent(j, req, ctx),
       watchWorkflow: (req, ctx) => watchWorkflow(j, nc, req, ctx, watches),
-      getHistory: (req) => getHistory(j, req),
+      getHistory: (req, ctx) => getHistory(j, req, ctx),
     };
     const journalService: ServiceImpl<typeof JournalService> = {
       registerWorker: (req) => registerWorker(j, req),
@@ -121,10 +121,15 @@ export async function startJournal(config: JournalConfig, options: JournalOption
       services: [WorkflowService.typeName, JournalService.typeName, OperatorService.typeName],
       readMaxBytes: limits.maxRequestBytes,
       maxConcurrentStreams: limits.maxStreamsPerConnection,
-      // Every call is a SERVER span continuing the caller's trace, counted and timed.
-      interceptors: [serverTraceInterceptor, rpcMetricsInterceptor(metrics)],
+      // Every call is a SERVER span continuing the caller's trace, counted and timed, then
+      // authenticated and authorized (so refusals are traced and counted too).
+      interceptors: [
+        serverTraceInterceptor,
+        rpcMetricsInterceptor(metrics),
+        authInterceptor(config.auth ?? { mode: "off" }),
+      ],
       fallback: metricsHandler(metrics.registry),
-      cors: { origins: config.corsOrigins ?? [] },
+      cors: { origins: config.corsOrigins ?? [], headers: ["authorization"] },
       routes: (router) => {
         router.service(WorkflowService, workflowService);
         router.service(JournalService, journalService);

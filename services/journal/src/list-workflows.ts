@@ -1,5 +1,6 @@
 // ListWorkflows: newest first, filtered, keyset-paged by (created_at, id) behind an opaque token.
 import { create } from "@bufbuild/protobuf";
+import type { HandlerContext } from "@connectrpc/connect";
 import {
   fromTimestamp,
   type ListWorkflowsRequest,
@@ -10,6 +11,7 @@ import {
 import type { JournalContext } from "./context.ts";
 import type { RunStatusText } from "./db.ts";
 import { runStatusFromProto, runToProto } from "./messages.ts";
+import { namespaceForList, principalOf } from "./namespaces.ts";
 import { listRuns } from "./store/runs.ts";
 import { invalid, optionalText, optionalTimestamp, optionalUuid, requireUuid } from "./validation.ts";
 
@@ -39,7 +41,12 @@ export function decodePageToken(token: string): { createdAt: string; id: string 
   return { createdAt: parsed[0], id: requireUuid("page_token", parsed[1]) };
 }
 
-export async function listWorkflows(j: JournalContext, req: ListWorkflowsRequest): Promise<ListWorkflowsResponse> {
+export async function listWorkflows(
+  j: JournalContext,
+  req: ListWorkflowsRequest,
+  ctx: HandlerContext,
+): Promise<ListWorkflowsResponse> {
+  const namespace = namespaceForList(principalOf(ctx), req.namespace);
   if (req.pageSize < 0 || req.pageSize > j.config.pageSizeMax) {
     throw invalid("page_size", `must be between 0 and ${j.config.pageSizeMax}, got ${req.pageSize}`);
   }
@@ -55,6 +62,7 @@ export async function listWorkflows(j: JournalContext, req: ListWorkflowsRequest
   optionalTimestamp("created_before", req.createdBefore);
   const before = req.pageToken === "" ? undefined : decodePageToken(req.pageToken);
   const rows = await listRuns(j.db, {
+    namespace,
     workflowName,
     statuses,
     createdAfter: fromTimestamp(req.createdAfter),

@@ -80,6 +80,7 @@ export function runToProto(r: RunRow): Run {
     completedAt: ts(r.completed_at),
     traceparent: r.traceparent ?? "",
     appVersion: r.app_version ?? "",
+    namespace: r.namespace,
   });
 }
 

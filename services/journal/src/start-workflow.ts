@@ -17,6 +17,7 @@ import type { JournalContext } from "./context.ts";
 import type { RunRow } from "./db.ts";
 import { uuidv7 } from "./ids.ts";
 import { runToProto, toBytea } from "./messages.ts";
+import { namespaceForStart, principalOf } from "./namespaces.ts";
 import { getRunByIdempotencyKey, insertRootRuns, type NewRootRun } from "./store/runs.ts";
 import { getWorkflowDefs } from "./store/workflow-defs.ts";
 import { tracer } from "./telemetry.ts";
@@ -106,9 +107,11 @@ export async function startWorkflow(
   const name = requireName("workflow_name", req.workflowName);
   const args = requireJson("args", req.args, j.config.maxPayloadBytes);
   const idempotencyKey = optionalText("idempotency_key", req.idempotencyKey, 512);
+  const namespace = namespaceForStart(principalOf(ctx), req.namespace);
   const id = uuidv7();
   const run: NewRootRun = {
     id,
+    namespace,
     workflowName: name,
     args: toBytea(args),
     idempotencyKey: idempotencyKey ?? null,
@@ -125,7 +128,8 @@ export async function startWorkflow(
   // Not inserted: the workflow is not registered, or the idempotency key belongs to another run.
   const def = (await getWorkflowDefs(j.db, [name])).get(name);
   if (!def) throw notFound("workflow_name", `no worker has registered workflow "${name}"`);
-  const existing = idempotencyKey !== undefined ? await getRunByIdempotencyKey(j.db, idempotencyKey) : undefined;
+  const existing =
+    idempotencyKey !== undefined ? await getRunByIdempotencyKey(j.db, namespace, idempotencyKey) : undefined;
   if (!existing) throw new Error("run insert returned nothing");
   if (existing.workflow_name !== name) {
     // The key names another workflow's run: answering with it would hand the caller a run it did not ask for.

@@ -13,6 +13,7 @@ import { peerAddress, runSubject } from "@weft/runtime";
 import type { JournalContext } from "./context.ts";
 import { requireRun } from "./get-workflow.ts";
 import { runToProto, stepToProto } from "./messages.ts";
+import { principalOf } from "./namespaces.ts";
 import { getRun } from "./store/runs.ts";
 import { stepsOfRun } from "./store/steps.ts";
 import { requireUuid } from "./validation.ts";
@@ -66,7 +67,8 @@ export async function* watchWorkflow(
   const runId = requireUuid("run_id", req.runId);
   const release = watches.acquire(ctx.values.get(peerAddress));
   try {
-    await requireRun(j.db, runId);
+    // Checked once: a run never changes namespace.
+    await requireRun(j.db, principalOf(ctx), runId);
     yield* watchRun(j, nc, runId, req.includeSteps, ctx);
   } finally {
     release();

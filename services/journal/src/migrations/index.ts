@@ -2,11 +2,13 @@
 import type { Migration, MigrationProvider } from "kysely/migration";
 import * as m001 from "./001-initial-schema.ts";
 import * as m020 from "./020-retention-index.ts";
+import * as m030 from "./030-namespaces.ts";
 import * as m070 from "./070-incremental-claims.ts";
 
 const migrations: Record<string, Migration> = {
   "001-initial-schema": m001,
   "020-retention-index": m020,
+  "030-namespaces": m030,
   "070-incremental-claims": m070,
 };
 

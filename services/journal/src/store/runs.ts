@@ -28,12 +28,14 @@ export async function insertRuns(db: Db, runs: readonly NewRun[]): Promise<RunRo
                 ${runs.map((r) => r.shard)}::int[], ${runs.map((r) => r.traceparent)}::text[],
                 ${runs.map((r) => r.appVersion)}::text[])
       AS t(id, workflow_name, args, idempotency_key, parent_run_id, parent_seq, shard, traceparent, app_version)
-    ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+    ON CONFLICT (namespace, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
     RETURNING *`.execute(db);
   return rows;
 }
 
 export type NewRootRun = Omit<NewRun, "parentRunId" | "parentSeq" | "appVersion"> & {
+  /** Tenancy: the namespace the run belongs to. */
+  namespace: string;
   /** Inserted already leased to this coordinator (a push claim; its first claim). */
   lease?: { owner: string; leaseMs: number };
 };
@@ -47,17 +49,18 @@ export async function insertRootRuns(db: Db, runs: readonly NewRootRun[]): Promi
   if (runs.length === 0) return [];
   const { rows } = await sql<RunRow>`
     INSERT INTO runs (id, workflow_name, status, args, idempotency_key, shard, traceparent, app_version, ready, ready_at,
-                      lease_owner, lease_expires, lease_token, claims)
+                      lease_owner, lease_expires, lease_token, claims, namespace)
     SELECT t.id, t.workflow_name, 'running', t.args, t.idempotency_key, t.shard, t.traceparent, d.app_version,
            t.owner IS NULL, now(), t.owner, now() + t.lease_ms * interval '1 millisecond',
-           CASE WHEN t.owner IS NULL THEN 0 ELSE 1 END, CASE WHEN t.owner IS NULL THEN 0 ELSE 1 END
+           CASE WHEN t.owner IS NULL THEN 0 ELSE 1 END, CASE WHEN t.owner IS NULL THEN 0 ELSE 1 END, t.namespace
     FROM unnest(${runs.map((r) => r.id)}::uuid[], ${runs.map((r) => r.workflowName)}::text[],
                 ${runs.map((r) => r.args)}::bytea[], ${runs.map((r) => r.idempotencyKey)}::text[],
                 ${runs.map((r) => r.shard)}::int[], ${runs.map((r) => r.traceparent)}::text[],
-                ${runs.map((r) => r.lease?.owner ?? null)}::text[], ${runs.map((r) => r.lease?.leaseMs ?? null)}::int[])
-      AS t(id, workflow_name, args, idempotency_key, shard, traceparent, owner, lease_ms)
+                ${runs.map((r) => r.lease?.owner ?? null)}::text[], ${runs.map((r) => r.lease?.leaseMs ?? null)}::int[],
+                ${runs.map((r) => r.namespace)}::text[])
+      AS t(id, workflow_name, args, idempotency_key, shard, traceparent, owner, lease_ms, namespace)
     JOIN workflow_defs d ON d.name = t.workflow_name
-    ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+    ON CONFLICT (namespace, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
     RETURNING *`.execute(db);
   return rows;
 }
@@ -72,12 +75,15 @@ export async function getRunForUpdate(db: Db, id: string): Promise<RunRow | unde
   return rows[0];
 }
 
-export async function getRunByIdempotencyKey(db: Db, key: string): Promise<RunRow | undefined> {
-  const { rows } = await sql<RunRow>`SELECT * FROM runs WHERE idempotency_key = ${key}`.execute(db);
+export async function getRunByIdempotencyKey(db: Db, namespace: string, key: string): Promise<RunRow | undefined> {
+  const { rows } = await sql<RunRow>`
+    SELECT * FROM runs WHERE namespace = ${namespace} AND idempotency_key = ${key}`.execute(db);
   return rows[0];
 }
 
 export interface RunFilter {
+  /** Only this namespace; undefined: every namespace. */
+  namespace?: string;
   workflowName?: string;
   statuses: RunStatusText[];
   createdAfter?: Date;
@@ -93,6 +99,7 @@ export type ListedRun = RunRow & { created_text: string };
 /** Newest first by (created_at, id). */
 export async function listRuns(db: Db, f: RunFilter): Promise<ListedRun[]> {
   const conditions = [sql`true`];
+  if (f.namespace !== undefined) conditions.push(sql`namespace = ${f.namespace}`);
   if (f.workflowName !== undefined) conditions.push(sql`workflow_name = ${f.workflowName}`);
   if (f.statuses.length > 0) conditions.push(sql`status = ANY(${f.statuses}::text[])`);
   if (f.createdAfter) conditions.push(sql`created_at > ${f.createdAfter}`);

@@ -144,6 +144,13 @@ export declare type Run = Message<"weft.v1.Run"> & {
    * @generated from field: string app_version = 15;
    */
   appVersion: string;
+
+  /**
+   * Tenancy: the namespace the run belongs to (a child run inherits its parent's).
+   *
+   * @generated from field: string namespace = 20;
+   */
+  namespace: string;
 };
 
 /**

@@ -34,6 +34,14 @@ export declare type StartWorkflowRequest = Message<"weft.v1.StartWorkflowRequest
    * @generated from field: string idempotency_key = 3;
    */
   idempotencyKey: string;
+
+  /**
+   * Namespace of the new run. Empty: the token's namespace ("default" for a token of every
+   * namespace). A token scoped to one namespace may name only that one.
+   *
+   * @generated from field: string namespace = 20;
+   */
+  namespace: string;
 };
 
 /**
@@ -137,6 +145,14 @@ export declare type ListWorkflowsRequest = Message<"weft.v1.ListWorkflowsRequest
    * @generated from field: string page_token = 7;
    */
   pageToken: string;
+
+  /**
+   * Only runs of this namespace. A token scoped to one namespace lists only that one; empty means
+   * the token's namespace (every namespace for a token of every namespace).
+   *
+   * @generated from field: string namespace = 20;
+   */
+  namespace: string;
 };
 
 /**
