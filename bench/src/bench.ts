@@ -134,7 +134,18 @@ function phases(): Phase[] {
 }
 
 async function runPhase(stack: Stack, db: pg.Pool, phase: Phase) {
-  const client = createClient(WorkflowService, createGrpcTransport({ baseUrl: stack.journalUrl }));
+  const client = createClient(
+    WorkflowService,
+    createGrpcTransport({
+      baseUrl: stack.journalUrl,
+      interceptors: [
+        (next) => (req) => {
+          if (stack.token) req.header.set("authorization", `Bearer ${stack.token}`);
+          return next(req);
+        },
+      ],
+    }),
+  );
   const groups = [
     new ProcGroup("journal", () => [stack.journal.pid]),
     new ProcGroup("coordinator", () => stack.coordinators.map((p) => p.pid)),

@@ -2,7 +2,7 @@
 // page) on the journal over Connect-Web.
 
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
-import { type Client, createClient } from "@connectrpc/connect";
+import { type Client, createClient, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-web";
 import { OperatorService, RunStatus, StepKind, StepStatus, WorkflowService } from "@weft/contracts";
 import type { ConsoleConfig } from "./config.ts";
@@ -13,7 +13,19 @@ export type { DiagnoseResponse, Event, Failure, Run, Step } from "@weft/contract
 export { RunStatus, StepKind, StepStatus };
 
 function transportOf(config: ConsoleConfig) {
-  const options = { baseUrl: config.journalUrl, useBinaryFormat: true };
+  const token = config.token;
+  const options = {
+    baseUrl: config.journalUrl,
+    useBinaryFormat: true,
+    interceptors: token
+      ? [
+          (next: Parameters<Interceptor>[0]) => (req: Parameters<ReturnType<Interceptor>>[0]) => {
+            req.header.set("authorization", `Bearer ${token}`);
+            return next(req);
+          },
+        ]
+      : [],
+  };
   return config.protocol === "grpc-web" ? createGrpcWebTransport(options) : createConnectTransport(options);
 }
 

@@ -56,7 +56,19 @@ beforeAll(async () => {
     app: appPath,
   });
   server.setJournal(stack.journalUrl);
-  client = createClient(WorkflowService, createGrpcTransport({ baseUrl: stack.journalUrl }));
+  const token = stack.token ?? "";
+  client = createClient(
+    WorkflowService,
+    createGrpcTransport({
+      baseUrl: stack.journalUrl,
+      interceptors: [
+        (next) => (req) => {
+          req.header.set("authorization", `Bearer ${token}`);
+          return next(req);
+        },
+      ],
+    }),
+  );
 
   // Does the journal answer CORS for the console's origin? Then the page talks to it directly.
   const preflight = await fetch(`${stack.journalUrl}/weft.v1.WorkflowService/ListWorkflows`, {
@@ -69,7 +81,10 @@ beforeAll(async () => {
   });
   const forced = process.env.WEFT_CONSOLE_TEST_MODE;
   mode = forced === "proxy" || forced === "cors" ? forced : preflight.status === 204 ? "cors" : "proxy";
-  consoleUrl = mode === "cors" ? `${server.url}?journal=${encodeURIComponent(stack.journalUrl)}` : server.url;
+  // The token travels once in ?token= and then stays in the tab's sessionStorage.
+  const auth = `token=${encodeURIComponent(token)}`;
+  consoleUrl =
+    mode === "cors" ? `${server.url}?journal=${encodeURIComponent(stack.journalUrl)}&${auth}` : `${server.url}?${auth}`;
 
   mkdirSync(shots, { recursive: true });
   userDataDir = mkdtempSync(join(tmpdir(), "weft-console-chromium-"));
@@ -200,7 +215,7 @@ describe(`console in chromium against a real stack`, () => {
     const gateway = mode === "cors" ? undefined : await startCorsGateway(stack.journalUrl, [server.origin]);
     try {
       const journalUrl = gateway?.url ?? stack.journalUrl;
-      const crossOrigin = `${server.url}?journal=${encodeURIComponent(journalUrl)}`;
+      const crossOrigin = `${server.url}?journal=${encodeURIComponent(journalUrl)}&token=${encodeURIComponent(stack.token ?? "")}`;
       const run = await startRun({ id: 11, text: "across origins", stepMs: 500 });
       await page.goto(`${crossOrigin}#/`);
       await page.locator(`tr[data-run-id="${run.id}"]`).waitFor({ timeout: 15_000 });

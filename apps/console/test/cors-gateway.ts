@@ -15,7 +15,7 @@ export async function startCorsGateway(
 ): Promise<{ url: string; close(): Promise<void> }> {
   const journal = new URL(journalUrl);
   const server = createServer((req, res) => {
-    if (applyCors({ origins }, req, res)) return;
+    if (applyCors({ origins, headers: ["authorization"] }, req, res)) return;
     const upstream = request(
       {
         host: journal.hostname,

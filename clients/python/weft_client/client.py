@@ -5,6 +5,7 @@ this module encodes and decodes them, so callers pass and receive plain Python v
 """
 
 import json
+import os
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -125,12 +126,22 @@ def _call(fn: Any, *args: Any, **kwargs: Any) -> Any:
 
 
 class WeftClient:
-    """The journal's public WorkflowService over an insecure channel, e.g. WeftClient("127.0.0.1:7233")."""
+    """The journal's public WorkflowService over an insecure channel, e.g. WeftClient("127.0.0.1:7233").
 
-    def __init__(self, target: str = "127.0.0.1:7233", metadata: Sequence[Tuple[str, str]] = (), timeout: float = 30.0):
+    `token` (default: the WEFT_TOKEN environment variable) goes as `authorization: Bearer <token>`.
+    """
+
+    def __init__(
+        self,
+        target: str = "127.0.0.1:7233",
+        metadata: Sequence[Tuple[str, str]] = (),
+        timeout: float = 30.0,
+        token: Optional[str] = None,
+    ):
         self.channel = grpc.insecure_channel(target)
         self.stub = workflow_service_pb2_grpc.WorkflowServiceStub(self.channel)
-        self.metadata = tuple(metadata)
+        token = token if token is not None else os.environ.get("WEFT_TOKEN", "")
+        self.metadata = tuple(metadata) + ((("authorization", "Bearer " + token),) if token else ())
         self.timeout = timeout
 
     def close(self) -> None:

@@ -92,7 +92,18 @@ const stop = async (code: number) => {
 process.once("SIGINT", () => void stop(0));
 process.once("SIGTERM", () => void stop(0));
 
-const client = createClient(WorkflowService, createGrpcTransport({ baseUrl: stack.journalUrl }));
+const client = createClient(
+  WorkflowService,
+  createGrpcTransport({
+    baseUrl: stack.journalUrl,
+    interceptors: [
+      (next) => (req) => {
+        if (stack.token) req.header.set("authorization", `Bearer ${stack.token}`);
+        return next(req);
+      },
+    ],
+  }),
+);
 
 async function runDemo(n: number): Promise<boolean> {
   const inputs: PipelineInput[] = Array.from({ length: n }, (_, i) => ({

@@ -54,6 +54,8 @@ export const processIo: Io = {
 
 interface Globals {
   url: string;
+  /** Bearer token; never given a default, so that --help cannot print it. */
+  token?: string;
   json: boolean;
 }
 
@@ -90,8 +92,8 @@ export function benchArgs(argv: string[]): string[] | undefined {
   let i = 0;
   while (i < argv.length) {
     const arg = argv[i]!;
-    if (arg === "--json" || arg.startsWith("--url=")) i++;
-    else if (arg === "--url") i += 2;
+    if (arg === "--json" || arg.startsWith("--url=") || arg.startsWith("--token=")) i++;
+    else if (arg === "--url" || arg === "--token") i += 2;
     else break;
   }
   return argv[i] === "bench" ? argv.slice(i + 1) : undefined;
@@ -113,7 +115,8 @@ export async function run(argv: string[], io: Io = processIo): Promise<number> {
   let globals: Globals = { url: DEFAULT_URL, json: false };
   let client: WeftClient | undefined;
   const weft = (): WeftClient => {
-    client ??= createWeftClient({ baseUrl: normalizeUrl(globals.url) });
+    const token = globals.token || process.env.WEFT_TOKEN || undefined;
+    client ??= createWeftClient({ baseUrl: normalizeUrl(globals.url), ...(token ? { token } : {}) });
     return client;
   };
   const out = (text: string) => io.stdout(`${text}\n`);
@@ -167,6 +170,7 @@ export async function run(argv: string[], io: Io = processIo): Promise<number> {
   const program = new Command("weft")
     .description("Start, inspect, await and signal Weft workflow runs.")
     .option("--url <url>", "the journal's address (env WEFT_URL)", process.env.WEFT_URL || DEFAULT_URL)
+    .option("--token <token>", "bearer token for the journal (env WEFT_TOKEN; docs/security.md)")
     .option("--json", "machine-readable JSON on stdout (one document per line)", false)
     .exitOverride()
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })

@@ -34,7 +34,9 @@ describe("python client", () => {
   });
 
   it("example.py starts, watches and reads the pipeline, sends an event and cancels", async () => {
-    const res = await exec(PYTHON, ["clients/python/example.py", "--url", target], { env: pyEnv });
+    const res = await exec(PYTHON, ["clients/python/example.py", "--url", target], {
+      env: { ...pyEnv, WEFT_TOKEN: t.stack.token ?? "" },
+    });
     expect(res.stderr).toBe("");
     expect(res.code).toBe(0);
     const out = res.stdout;
@@ -51,7 +53,9 @@ describe("python client", () => {
   });
 
   it("test_client.py passes", async () => {
-    const res = await exec(PYTHON, ["clients/python/test_client.py", "-v"], { env: { ...pyEnv, WEFT_URL: target } });
+    const res = await exec(PYTHON, ["clients/python/test_client.py", "-v"], {
+      env: { ...pyEnv, WEFT_URL: target, WEFT_TOKEN: t.stack.token ?? "" },
+    });
     expect(res.stderr).toMatch(/Ran 5 tests in .*\n\nOK\n$/);
     expect(res.code).toBe(0);
   });
@@ -63,7 +67,9 @@ describe("docs/api.md", () => {
     const blocks = [...doc.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!);
     expect(blocks.length).toBe(6);
     const script = ["set -euo pipefail", ...blocks.flatMap((b, i) => [`echo "### ${i}"`, b])].join("\n");
-    const res = await exec("bash", ["-c", script], { env: { WEFT: t.stack.journalUrl } });
+    const res = await exec("bash", ["-c", script], {
+      env: { WEFT: t.stack.journalUrl, WEFT_TOKEN: t.stack.token ?? "" },
+    });
     expect(res.stderr).toBe("");
     expect(res.code).toBe(0);
     const out = res.stdout.split(/^### \d+\n/m).slice(1);

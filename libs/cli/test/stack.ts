@@ -9,6 +9,9 @@ export const pipelineApp = fileURLToPath(new URL("../../../examples/pipeline/src
 export const cliMain = fileURLToPath(new URL("../src/main.ts", import.meta.url));
 export const repoRoot = fileURLToPath(new URL("../../../", import.meta.url));
 
+/** The client token of the stack started last (the CLI gets it as WEFT_TOKEN). */
+let currentToken = "";
+
 export interface TestStack {
   stack: Stack;
   env: TestEnvironment;
@@ -22,6 +25,7 @@ export async function startTestStack(name: string): Promise<TestStack> {
       env: { ...env.env, WEFT_LOG_LEVEL: "info", WEFT_SAFETY_POLL_MS: "500" },
       app: pipelineApp,
     });
+    currentToken = stack.token ?? "";
     return {
       stack,
       env,
@@ -75,4 +79,7 @@ export function exec(
 
 /** Runs `node libs/cli/src/main.ts ...args` against a journal. */
 export const weft = (url: string, args: string[], input?: string) =>
-  exec(process.execPath, [cliMain, ...args], { env: { WEFT_URL: url }, ...(input === undefined ? {} : { input }) });
+  exec(process.execPath, [cliMain, ...args], {
+    env: { WEFT_URL: url, WEFT_TOKEN: currentToken },
+    ...(input === undefined ? {} : { input }),
+  });

@@ -1,7 +1,9 @@
 // The Weft stack as real processes on this machine: one journal, then coordinators and executors
 // pointed at it. The demo, the benchmarks and the crash tests run the same entry points the
 // images run.
-import { createWriteStream, mkdirSync, type WriteStream } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { createWriteStream, mkdirSync, mkdtempSync, rmSync, type WriteStream, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type ServiceProcess, spawnService } from "./process.ts";
@@ -24,10 +26,34 @@ export interface StackOptions {
   serviceEnv?: Partial<Record<ServiceName, Record<string, string>>>;
   /** Directory for one log file per process; logs stay in memory only when absent. */
   logDir?: string;
+  /**
+   * Extra client tokens for the journal's token file (docs/security.md), e.g. a read-only or
+   * one-namespace token. Ignored with WEFT_AUTH=off in `env`.
+   */
+  tokens?: StackToken[];
 }
+
+/** One entry of the journal's token file. */
+export interface StackToken {
+  name: string;
+  token: string;
+  role?: "client" | "service";
+  namespace: string;
+  readOnly?: boolean;
+}
+
+/** A fresh random token (256 bits, hex). */
+export const generateToken = (): string => randomBytes(32).toString("hex");
 
 export interface Stack {
   readonly journalUrl: string;
+  /**
+   * A client token of every namespace, generated for this stack (what the SDK, CLI and console
+   * send); undefined with WEFT_AUTH=off.
+   */
+  readonly token: string | undefined;
+  /** The service token the coordinators and executors send; undefined with WEFT_AUTH=off. */
+  readonly serviceToken: string | undefined;
   journal: ServiceProcess;
   readonly coordinators: ServiceProcess[];
   readonly executors: ServiceProcess[];
@@ -44,6 +70,24 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const counters = { journal: 0, coordinator: 0, executor: 0 };
   if (options.logDir) mkdirSync(options.logDir, { recursive: true });
 
+  // Auth is on unless the caller turns it off: a token file (mode 0600, in a private temporary
+  // directory) with a client token of every namespace plus the caller's, and a service token.
+  const authOff = options.env.WEFT_AUTH === "off";
+  const token = authOff ? undefined : generateToken();
+  const serviceToken = authOff ? undefined : generateToken();
+  const secretsDir = authOff ? undefined : mkdtempSync(join(tmpdir(), "weft-stack-secrets-"));
+  const authEnv: Record<string, string> = {};
+  if (secretsDir && token && serviceToken) {
+    const tokensFile = join(secretsDir, "tokens.json");
+    const tokens: StackToken[] = [{ name: "stack-client", token, namespace: "*" }, ...(options.tokens ?? [])];
+    writeFileSync(tokensFile, JSON.stringify({ tokens }, null, 2), { mode: 0o600 });
+    authEnv.WEFT_AUTH_TOKENS_FILE = tokensFile;
+    authEnv.WEFT_SERVICE_TOKEN = serviceToken;
+  }
+  const removeSecrets = () => {
+    if (secretsDir) rmSync(secretsDir, { recursive: true, force: true });
+  };
+
   const launch = async (kind: ServiceName, env: Record<string, string>): Promise<ServiceProcess> => {
     const index = counters[kind]++;
     const name = `${kind}-${index}`;
@@ -56,12 +100,18 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     return spawnService({
       name,
       entry: serviceEntry(kind),
-      env: { ...options.env, WEFT_APP: options.app, ...options.serviceEnv?.[kind], ...env },
+      env: { ...options.env, ...authEnv, WEFT_APP: options.app, ...options.serviceEnv?.[kind], ...env },
       onLine,
     });
   };
 
-  let journal = await launch("journal", { WEFT_JOURNAL_PORT: String(options.journalPort ?? 0) });
+  let journal: ServiceProcess;
+  try {
+    journal = await launch("journal", { WEFT_JOURNAL_PORT: String(options.journalPort ?? 0) });
+  } catch (err) {
+    removeSecrets();
+    throw err;
+  }
   const journalPort = journal.port;
   const journalUrl = `http://127.0.0.1:${journalPort}`;
   const workerEnv = (kind: "coordinator" | "executor") => ({
@@ -82,11 +132,14 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     ]);
   } catch (err) {
     for (const proc of [journal, ...coordinators, ...executors]) proc.kill("SIGKILL");
+    removeSecrets();
     throw err;
   }
 
   const stack: Stack = {
     journalUrl,
+    token,
+    serviceToken,
     get journal() {
       return journal;
     },
@@ -112,6 +165,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       await Promise.all([...executors, ...coordinators].map((p) => p.stop()));
       await journal.stop();
       for (const file of logs) file.end();
+      removeSecrets();
     },
   };
   return stack;

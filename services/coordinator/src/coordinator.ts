@@ -1,7 +1,17 @@
 // Wires a coordinator: registration with the journal, the wake subscription, the claim loop and
 // the health server.
 import { StepKind, WorkerRole } from "@weft/contracts";
-import { connectNats, createLogger, type Logger, type NatsConnection, startServer, wakeSubject } from "@weft/runtime";
+import {
+  bearerInterceptor,
+  connectNats,
+  createLogger,
+  type Logger,
+  type NatsConnection,
+  natsAuthFrom,
+  serviceTokenFrom,
+  startServer,
+  wakeSubject,
+} from "@weft/runtime";
 import type { App } from "@weft/sdk";
 import { clientTraceInterceptor, metricsHandler } from "@weft/telemetry";
 import { ClaimLoop } from "./claim-loop.ts";
@@ -44,7 +54,10 @@ export async function startCoordinator(options: {
 }): Promise<RunningCoordinator> {
   const { config, app } = options;
   const logger = options.logger ?? createLogger("coordinator", config.WEFT_LOG_LEVEL);
-  const journal = createJournalClient(config.WEFT_JOURNAL_URL, [clientTraceInterceptor]);
+  const journal = createJournalClient(config.WEFT_JOURNAL_URL, [
+    clientTraceInterceptor,
+    bearerInterceptor(serviceTokenFrom(config)),
+  ]);
   const metrics = createCoordinatorMetrics();
   const server = await startServer({
     host: config.WEFT_COORDINATOR_HOST,
@@ -56,7 +69,12 @@ export async function startCoordinator(options: {
   await register(journal, config, app, logger);
 
   const wake = new WakeSignal();
-  const nc: NatsConnection = await connectNats(config.WEFT_NATS_URL, config.WEFT_COORDINATOR_ID);
+  const nc: NatsConnection = await connectNats(
+    config.WEFT_NATS_URL,
+    config.WEFT_COORDINATOR_ID,
+    {},
+    natsAuthFrom(config),
+  );
   const loop = new ClaimLoop({
     owner: config.WEFT_COORDINATOR_ID,
     journal,

@@ -1,6 +1,6 @@
 // The executor's configuration: the shared settings plus its own, parsed once from the environment.
 import { hostname } from "node:os";
-import { commonEnv, envInt, parseEnv } from "@weft/runtime";
+import { commonEnv, envInt, type NatsAuth, natsAuthFrom, parseEnv, serviceTokenFrom } from "@weft/runtime";
 import { z } from "zod";
 
 const MiB = 1024 * 1024;
@@ -45,6 +45,10 @@ export interface ExecutorConfig {
   keepAliveMs: number;
   /** How often the backlog of each owned shard is read for the queue-lag metrics. */
   queueLagIntervalMs: number;
+  /** Sent to the journal (its internal API needs the service token when auth is required). */
+  serviceToken?: string;
+  /** The executor's NATS user. */
+  natsAuth?: NatsAuth;
 }
 
 export function defaultExecutorId(): string {
@@ -96,6 +100,8 @@ export function executorConfigFromEnv(env: Record<string, string | undefined> = 
     maxHeapBytes: e.WEFT_MAX_HEAP_MB * MiB,
     drainTimeoutMs: e.WEFT_DRAIN_TIMEOUT_MS,
     queueLagIntervalMs: e.WEFT_QUEUE_LAG_INTERVAL_MS,
+    serviceToken: serviceTokenFrom(e),
+    natsAuth: natsAuthFrom(e),
   });
   return { config, appPath: e.WEFT_APP, logLevel: e.WEFT_LOG_LEVEL };
 }

@@ -8,7 +8,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { SpanKind } from "@opentelemetry/api";
 import { StepKind as ProtoStepKind, WorkerRole } from "@weft/contracts";
-import { connectNats, type Logger, startServer, taskStream } from "@weft/runtime";
+import { bearerInterceptor, connectNats, type Logger, startServer, taskStream } from "@weft/runtime";
 import type { App, StepKind } from "@weft/sdk";
 import { clientTraceInterceptor, metricsHandler } from "@weft/telemetry";
 import { Backpressure } from "./backpressure.ts";
@@ -63,7 +63,9 @@ const KIND: Record<StepKind, ProtoStepKind> = {
 export async function startExecutor(options: StartExecutorOptions): Promise<RunningExecutor> {
   const { config, app } = options;
   const logger = options.logger.child({ executorId: config.executorId });
-  const journal = options.journal ?? createJournalClient(config.journalUrl, [clientTraceInterceptor]);
+  const journal =
+    options.journal ??
+    createJournalClient(config.journalUrl, [clientTraceInterceptor, bearerInterceptor(config.serviceToken)]);
   const metrics = createExecutorMetrics();
 
   const registered = await register(journal, config, app, logger);
@@ -73,7 +75,7 @@ export async function startExecutor(options: StartExecutorOptions): Promise<Runn
     );
   }
 
-  const nc = await connectNats(config.natsUrl, `executor ${config.executorId}`);
+  const nc = await connectNats(config.natsUrl, `executor ${config.executorId}`, {}, config.natsAuth);
   const js = jetstream(nc);
   const stream = taskStream(config.prefix);
   const rateLimits = new RateLimits({ nc, prefix: config.prefix, executorId: config.executorId, logger });

@@ -63,7 +63,18 @@ export async function startHarness(
     await env.cleanup();
     throw err;
   }
-  const client = createClient(WorkflowService, createGrpcTransport({ baseUrl: stack.journalUrl }));
+  const client = createClient(
+    WorkflowService,
+    createGrpcTransport({
+      baseUrl: stack.journalUrl,
+      interceptors: [
+        (next) => (req) => {
+          if (stack.token) req.header.set("authorization", `Bearer ${stack.token}`);
+          return next(req);
+        },
+      ],
+    }),
+  );
   const pool = new pg.Pool({ connectionString: env.databaseUrl, max: 2 });
 
   const finished = async (runId: string, timeoutMs = 60_000): Promise<Run> => {

@@ -24,8 +24,10 @@ export interface WeftClientOptions {
   baseUrl: string;
   /** Defaults to a gRPC (HTTP/2) transport from @connectrpc/connect-node. */
   transport?: Transport;
-  /** Sent with every call (e.g. authorization). */
+  /** Sent with every call. */
   headers?: CallOptions["headers"];
+  /** Bearer token sent with every call (`authorization: Bearer <token>`); see docs/security.md. */
+  token?: string;
   /** Backoff between reconnects of watch()/result(); defaults to 100 ms ×2 up to 5 s, unlimited attempts. */
   reconnect?: Partial<Pick<RetryPolicy, "initialBackoffMs" | "backoffCoefficient" | "maxBackoffMs">>;
 }
@@ -33,6 +35,8 @@ export interface WeftClientOptions {
 export interface StartOptions {
   /** A second start with the same key returns the first run (`existing: true`). */
   idempotencyKey?: string;
+  /** Namespace of the run; empty: the token's namespace. */
+  namespace?: string;
   signal?: AbortSignal;
 }
 
@@ -112,7 +116,12 @@ const FINAL_CODES: ReadonlySet<Code> = new Set([
 export function createWeftClient(options: WeftClientOptions): WeftClient {
   const transport = options.transport ?? createGrpcTransport({ baseUrl: options.baseUrl });
   const rpc = createClient(WorkflowService, transport);
-  const headers = options.headers;
+  let headers = options.headers;
+  if (options.token) {
+    const withToken = new Headers(headers);
+    withToken.set("authorization", `Bearer ${options.token}`);
+    headers = withToken;
+  }
   const reconnect: RetryPolicy = {
     maxAttempts: Number.POSITIVE_INFINITY,
     initialBackoffMs: options.reconnect?.initialBackoffMs ?? 100,
@@ -154,7 +163,12 @@ export function createWeftClient(options: WeftClientOptions): WeftClient {
   async function start(workflow: WorkflowDefinition | string, args: unknown, opts: StartOptions = {}) {
     const workflowName = typeof workflow === "string" ? workflow : workflow.name;
     const res = await rpc.startWorkflow(
-      { workflowName, args: encodePayload(args), idempotencyKey: opts.idempotencyKey ?? "" },
+      {
+        workflowName,
+        args: encodePayload(args),
+        idempotencyKey: opts.idempotencyKey ?? "",
+        namespace: opts.namespace ?? "",
+      },
       call(opts.signal),
     );
     if (!res.run) throw new ConnectError("StartWorkflow returned no run", Code.Internal);
