@@ -6,4 +6,5 @@ export * from "./database.ts";
 export * from "./environment.ts";
 export * from "./jetstream.ts";
 export * from "./names.ts";
+export * from "./nats-server.ts";
 export * from "./otlp-collector.ts";
