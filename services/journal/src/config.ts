@@ -4,6 +4,7 @@ import {
   authEnv,
   authPolicyFrom,
   commonEnv,
+  envBool,
   envInt,
   type NatsAuth,
   natsAuthFrom,
@@ -42,6 +43,8 @@ export const journalEnv = {
   WEFT_RETENTION_PAUSE_MS: envInt(0, 3_600_000, 50),
   WEFT_RETENTION_INTERVAL_MS: envInt(100, 24 * 3_600_000, 60_000),
   WEFT_DIAGNOSE_UNCLAIMED_MS: envInt(1, 24 * 3_600_000, 30_000),
+  /** false: the journal runs as a least-privilege role and only checks that the migrate job ran. */
+  WEFT_MIGRATE_ON_START: envBool(true),
 };
 
 export const defaultRetention: RetentionSettings = {
@@ -92,6 +95,8 @@ export interface JournalConfig {
   auth?: AuthPolicy;
   /** The journal's NATS user. */
   natsAuth?: NatsAuth;
+  /** Apply pending migrations at start (default); false: only check that they were applied. */
+  migrateOnStart?: boolean;
 }
 
 /** The limits with their defaults applied. */
@@ -137,5 +142,6 @@ export function journalConfigFromEnv(env: Record<string, string | undefined> = p
     diagnoseUnclaimedMs: e.WEFT_DIAGNOSE_UNCLAIMED_MS,
     auth: authPolicyFrom(e),
     natsAuth: natsAuthFrom(e),
+    migrateOnStart: e.WEFT_MIGRATE_ON_START,
   };
 }

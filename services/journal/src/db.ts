@@ -1,5 +1,5 @@
 // The journal's Postgres connection (kysely over a pg pool), its row types and migrations.
-import { Kysely, PostgresDialect } from "kysely";
+import { Kysely, PostgresDialect, sql } from "kysely";
 import { Migrator } from "kysely/migration";
 import pg from "pg";
 import { migrationProvider } from "./migrations/index.ts";
@@ -131,6 +131,52 @@ export function openDatabase(
 }
 
 /** Runs every pending migration; throws with the failing migration's name. */
+/**
+ * For a journal that runs as a least-privilege role (WEFT_MIGRATE_ON_START=false): checks, with
+ * reads only, that every migration this build knows has been applied by the migration owner.
+ */
+export async function requireMigrated(db: Db): Promise<void> {
+  const wanted = Object.keys(await migrationProvider.getMigrations());
+  let applied: string[];
+  try {
+    const { rows } = await sql<{ name: string }>`SELECT name FROM kysely_migration`.execute(db);
+    applied = rows.map((r) => r.name);
+  } catch (err) {
+    throw new Error(`the database has no migrations applied (${(err as Error).message}); run the migrate job first`, {
+      cause: err,
+    });
+  }
+  const missing = wanted.filter((name) => !applied.includes(name));
+  if (missing.length > 0) {
+    throw new Error(
+      `the database lacks migrations ${missing.join(", ")}; run the migrate job (as the owner role) first`,
+    );
+  }
+}
+
+/** A role name safe to splice into GRANT statements. */
+const ROLE = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/**
+ * Grants the journal's runtime role exactly what it needs on the tables the migrations made:
+ * SELECT/INSERT/UPDATE/DELETE on the journal's tables, USAGE/SELECT on its sequences, SELECT on
+ * the migration bookkeeping (to check the schema is current). No DDL, no TRUNCATE, no ownership.
+ * Run by the migration owner after migrating (migrate.ts with WEFT_DATABASE_RUNTIME_ROLE).
+ */
+export async function grantRuntimeRole(db: Db, role: string): Promise<void> {
+  if (!ROLE.test(role)) throw new Error(`WEFT_DATABASE_RUNTIME_ROLE: "${role}" is not a plain lowercase role name`);
+  const r = sql.id(role);
+  await sql`GRANT USAGE ON SCHEMA public TO ${r}`.execute(db);
+  const { rows } = await sql<{ name: string }>`
+    SELECT tablename AS name FROM pg_tables WHERE schemaname = 'public'`.execute(db);
+  for (const { name } of rows) {
+    const table = sql.id(name);
+    if (name.startsWith("kysely_migration")) await sql`GRANT SELECT ON ${table} TO ${r}`.execute(db);
+    else await sql`GRANT SELECT, INSERT, UPDATE, DELETE ON ${table} TO ${r}`.execute(db);
+  }
+  await sql`GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO ${r}`.execute(db);
+}
+
 export async function migrate(db: Db): Promise<void> {
   // Branches number their migrations in separate ranges (020-, 070-, ...) and merge in any order:
   // a database that already ran a later number still takes an earlier one that arrives after it.

@@ -12,7 +12,7 @@ import { ClaimHub, readJournals, streamClaims } from "./claims.ts";
 import { commitTurns } from "./commit-turns.ts";
 import { defaultRetention, type JournalConfig, journalLimits } from "./config.ts";
 import type { JournalContext } from "./context.ts";
-import { migrate, openDatabase } from "./db.ts";
+import { migrate, openDatabase, requireMigrated } from "./db.ts";
 import { diagnose } from "./diagnose.ts";
 import { getHistory, getWorkflow } from "./get-workflow.ts";
 import { heartbeatSteps } from "./heartbeat-steps.ts";
@@ -66,7 +66,8 @@ export async function startJournal(config: JournalConfig, options: JournalOption
     cleanup.length = 0;
   };
   try {
-    await migrate(db);
+    if (config.migrateOnStart === false) await requireMigrated(db);
+    else await migrate(db);
     await ensureShards(db, config.shards);
     const nc = await connectNats(config.natsUrl, "weft-journal", {}, config.natsAuth);
     cleanup.push({ name: "nats", run: () => nc.drain() });

@@ -29,7 +29,12 @@ test("migrate then serve, healthy, and exit 0 on SIGTERM", async () => {
   const journal = await spawnService({
     name: "journal",
     entry: entry("main.ts"),
-    env: { ...env.env, WEFT_JOURNAL_PORT: "0", WEFT_JOURNAL_HOST: "127.0.0.1" },
+    env: {
+      ...env.env,
+      WEFT_JOURNAL_PORT: "0",
+      WEFT_JOURNAL_HOST: "127.0.0.1",
+      WEFT_SERVICE_TOKEN: "process-test-service-token",
+    },
   });
   try {
     const health = createClient(Health, createGrpcTransport({ baseUrl: `http://127.0.0.1:${journal.port}` }));
@@ -40,10 +45,11 @@ test("migrate then serve, healthy, and exit 0 on SIGTERM", async () => {
   }
 });
 
-test("a bad setting stops the process with a message naming the variable", async () => {
-  const out = await new Promise<{ code: number | null; text: string }>((resolve) => {
+async function failedStart(extra: Record<string, string>) {
+  return new Promise<{ code: number | null; text: string }>((resolve) => {
+    const { WEFT_SERVICE_TOKEN: _t, WEFT_AUTH_TOKENS_FILE: _f, WEFT_AUTH: _a, ...inherited } = process.env;
     const child = spawn(process.execPath, [entry("main.ts")], {
-      env: { ...process.env, ...env.env, WEFT_SHARDS: "-3" },
+      env: { ...inherited, ...env.env, ...extra },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let text = "";
@@ -51,6 +57,16 @@ test("a bad setting stops the process with a message naming the variable", async
     child.stderr?.on("data", (d) => (text += d));
     child.once("exit", (code) => resolve({ code, text }));
   });
+}
+
+test("a bad setting stops the process with a message naming the variable", async () => {
+  const out = await failedStart({ WEFT_SHARDS: "-3" });
   expect(out.code).not.toBe(0);
   expect(out.text).toContain("WEFT_SHARDS");
+});
+
+test("auth is required by default: without any token the journal refuses to start", async () => {
+  const out = await failedStart({});
+  expect(out.code).not.toBe(0);
+  expect(out.text).toContain("WEFT_AUTH is required (the default) but no token is configured");
 });
