@@ -156,9 +156,11 @@ class WeftClient:
     def _unary(self, method: Any, request: Any) -> Any:
         return _call(method, request, timeout=self.timeout, metadata=self.metadata)
 
-    def start(self, workflow: str, args: Any = None, idempotency_key: str = "") -> Tuple[Run, bool]:
-        """Starts a run; returns it and whether the idempotency key matched an existing run."""
-        req = pb.StartWorkflowRequest(workflow_name=workflow, args=encode_payload(args), idempotency_key=idempotency_key)
+    def start(self, workflow: str, args: Any = None, idempotency_key: str = "", namespace: str = "") -> Tuple[Run, bool]:
+        """Starts a run (in `namespace`, default: the token's); returns it and whether the key matched an existing run."""
+        req = pb.StartWorkflowRequest(
+            workflow_name=workflow, args=encode_payload(args), idempotency_key=idempotency_key, namespace=namespace
+        )
         res = self._unary(self.stub.StartWorkflow, req)
         return Run.from_proto(res.run), res.existing
 

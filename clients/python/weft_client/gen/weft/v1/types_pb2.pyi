@@ -53,7 +53,7 @@ class Failure(_message.Message):
     def __init__(self, name: _Optional[str] = ..., message: _Optional[str] = ..., stack: _Optional[str] = ..., details: _Optional[bytes] = ...) -> None: ...
 
 class Run(_message.Message):
-    __slots__ = ["app_version", "args", "completed_at", "created_at", "error", "generation", "id", "idempotency_key", "parent_run_id", "result", "shard", "status", "traceparent", "updated_at", "workflow_name"]
+    __slots__ = ["app_version", "args", "completed_at", "created_at", "error", "generation", "id", "idempotency_key", "namespace", "parent_run_id", "result", "shard", "status", "traceparent", "updated_at", "workflow_name"]
     APP_VERSION_FIELD_NUMBER: _ClassVar[int]
     ARGS_FIELD_NUMBER: _ClassVar[int]
     COMPLETED_AT_FIELD_NUMBER: _ClassVar[int]
@@ -62,6 +62,7 @@ class Run(_message.Message):
     GENERATION_FIELD_NUMBER: _ClassVar[int]
     IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
     ID_FIELD_NUMBER: _ClassVar[int]
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     PARENT_RUN_ID_FIELD_NUMBER: _ClassVar[int]
     RESULT_FIELD_NUMBER: _ClassVar[int]
     SHARD_FIELD_NUMBER: _ClassVar[int]
@@ -77,6 +78,7 @@ class Run(_message.Message):
     generation: int
     id: str
     idempotency_key: str
+    namespace: str
     parent_run_id: str
     result: bytes
     shard: int
@@ -84,7 +86,7 @@ class Run(_message.Message):
     traceparent: str
     updated_at: _timestamp_pb2.Timestamp
     workflow_name: str
-    def __init__(self, id: _Optional[str] = ..., workflow_name: _Optional[str] = ..., status: _Optional[_Union[RunStatus, str]] = ..., args: _Optional[bytes] = ..., result: _Optional[bytes] = ..., error: _Optional[_Union[Failure, _Mapping]] = ..., idempotency_key: _Optional[str] = ..., parent_run_id: _Optional[str] = ..., generation: _Optional[int] = ..., shard: _Optional[int] = ..., created_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., completed_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., traceparent: _Optional[str] = ..., app_version: _Optional[str] = ...) -> None: ...
+    def __init__(self, id: _Optional[str] = ..., workflow_name: _Optional[str] = ..., status: _Optional[_Union[RunStatus, str]] = ..., args: _Optional[bytes] = ..., result: _Optional[bytes] = ..., error: _Optional[_Union[Failure, _Mapping]] = ..., idempotency_key: _Optional[str] = ..., parent_run_id: _Optional[str] = ..., generation: _Optional[int] = ..., shard: _Optional[int] = ..., created_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., completed_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., traceparent: _Optional[str] = ..., app_version: _Optional[str] = ..., namespace: _Optional[str] = ...) -> None: ...
 
 class Step(_message.Message):
     __slots__ = ["args", "attempt", "child_run_id", "child_workflow_name", "completed_at", "completion_order", "created_at", "error", "event_name", "generation", "id", "kind", "name", "result", "run_id", "seq", "started_at", "status", "timeout_at", "traceparent", "wake_at"]

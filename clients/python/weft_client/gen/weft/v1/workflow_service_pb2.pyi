@@ -56,9 +56,10 @@ class GetWorkflowResponse(_message.Message):
     def __init__(self, run: _Optional[_Union[_types_pb2.Run, _Mapping]] = ...) -> None: ...
 
 class ListWorkflowsRequest(_message.Message):
-    __slots__ = ["created_after", "created_before", "page_size", "page_token", "parent_run_id", "statuses", "workflow_name"]
+    __slots__ = ["created_after", "created_before", "namespace", "page_size", "page_token", "parent_run_id", "statuses", "workflow_name"]
     CREATED_AFTER_FIELD_NUMBER: _ClassVar[int]
     CREATED_BEFORE_FIELD_NUMBER: _ClassVar[int]
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     PARENT_RUN_ID_FIELD_NUMBER: _ClassVar[int]
@@ -66,12 +67,13 @@ class ListWorkflowsRequest(_message.Message):
     WORKFLOW_NAME_FIELD_NUMBER: _ClassVar[int]
     created_after: _timestamp_pb2.Timestamp
     created_before: _timestamp_pb2.Timestamp
+    namespace: str
     page_size: int
     page_token: str
     parent_run_id: str
     statuses: _containers.RepeatedScalarFieldContainer[_types_pb2.RunStatus]
     workflow_name: str
-    def __init__(self, workflow_name: _Optional[str] = ..., statuses: _Optional[_Iterable[_Union[_types_pb2.RunStatus, str]]] = ..., created_after: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., created_before: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., parent_run_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+    def __init__(self, workflow_name: _Optional[str] = ..., statuses: _Optional[_Iterable[_Union[_types_pb2.RunStatus, str]]] = ..., created_after: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., created_before: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., parent_run_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., namespace: _Optional[str] = ...) -> None: ...
 
 class ListWorkflowsResponse(_message.Message):
     __slots__ = ["next_page_token", "runs"]
@@ -100,14 +102,16 @@ class SendEventResponse(_message.Message):
     def __init__(self, event_id: _Optional[str] = ..., delivered: bool = ...) -> None: ...
 
 class StartWorkflowRequest(_message.Message):
-    __slots__ = ["args", "idempotency_key", "workflow_name"]
+    __slots__ = ["args", "idempotency_key", "namespace", "workflow_name"]
     ARGS_FIELD_NUMBER: _ClassVar[int]
     IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     WORKFLOW_NAME_FIELD_NUMBER: _ClassVar[int]
     args: bytes
     idempotency_key: str
+    namespace: str
     workflow_name: str
-    def __init__(self, workflow_name: _Optional[str] = ..., args: _Optional[bytes] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
+    def __init__(self, workflow_name: _Optional[str] = ..., args: _Optional[bytes] = ..., idempotency_key: _Optional[str] = ..., namespace: _Optional[str] = ...) -> None: ...
 
 class StartWorkflowResponse(_message.Message):
     __slots__ = ["existing", "run"]
