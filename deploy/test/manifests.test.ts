@@ -78,6 +78,25 @@ describe("deploy/compose.yaml", () => {
     expect(s.journal?.environment?.OTEL_EXPORTER_OTLP_ENDPOINT).toMatch(/jaeger:4318/);
   });
 
+  it("is secure by default: tokens, per-service NATS users, the journal as a least-privilege role", () => {
+    const s = compose.services;
+    for (const [name, service] of Object.entries(s)) {
+      expect(service.environment?.WEFT_AUTH, `${name} must not turn auth off`).toBeUndefined();
+    }
+    expect(s.journal?.environment?.WEFT_AUTH_TOKENS_FILE).toBe("/run/secrets/weft-tokens");
+    expect(s.journal?.environment?.WEFT_MIGRATE_ON_START).toBe("false");
+    expect(s.journal?.environment?.WEFT_DATABASE_URL).toMatch(/^postgres:\/\/weft_journal:/);
+    expect(s.migrate?.environment?.WEFT_DATABASE_RUNTIME_ROLE).toBe("weft_journal");
+    for (const name of ["journal", "coordinator", "executor"]) {
+      expect(s[name]?.environment?.WEFT_SERVICE_TOKEN, name).toMatch(/^\$\{WEFT_SERVICE_TOKEN:\?/);
+      expect(s[name]?.environment?.WEFT_NATS_USER, name).toBe(name);
+    }
+    expect((s.nats as { volumes: string[] }).volumes).toContain("./nats/auth.conf:/etc/nats/auth.conf:ro");
+    expect(readFileSync(here("nats/nats.conf"), "utf8")).toMatch(/^include \.\/auth\.conf$/m);
+    expect(existsSync(here("postgres/init-roles.sh"))).toBe(true);
+    expect(existsSync(here("secrets/tokens.example.json"))).toBe(true);
+  });
+
   it("keeps acknowledged JetStream messages (fsync before ack) on a volume", () => {
     const conf = readFileSync(here("nats/nats.conf"), "utf8");
     expect(conf).toMatch(/sync_interval:\s*always/);
@@ -157,5 +176,30 @@ describe("deploy/k8s", () => {
     expect(
       objects.some((o) => o.object.kind === "HorizontalPodAutoscaler" && o.object.metadata.name === "weft-executor"),
     ).toBe(true);
+  });
+
+  it("gives every service its credentials from Secrets and NATS the shipped permissions", () => {
+    const deployments = objects
+      .filter((o) => o.object.kind === "Deployment")
+      .map((o) => o.object as unknown as Deployment);
+    for (const d of deployments) {
+      const env = d.spec?.template.spec?.containers[0]?.env ?? [];
+      const byName = new Map(env.map((e) => [e.name, e]));
+      const name = d.metadata?.name ?? "";
+      expect(byName.get("WEFT_AUTH"), name).toBeUndefined();
+      expect(byName.get("WEFT_NATS_USER")?.value, name).toBe(name.replace("weft-", ""));
+      expect(byName.get("WEFT_NATS_PASSWORD")?.valueFrom?.secretKeyRef?.name, name).toBe("weft-nats");
+      if (name === "weft-journal") {
+        expect(byName.get("WEFT_AUTH_TOKENS_FILE")?.value).toBe("/etc/weft/auth/tokens.json");
+        expect(byName.get("WEFT_MIGRATE_ON_START")?.value).toBe("false");
+        expect(byName.get("WEFT_DATABASE_URL")?.valueFrom?.secretKeyRef?.key).toBe("runtime-url");
+      } else {
+        expect(byName.get("WEFT_SERVICE_TOKEN")?.valueFrom?.secretKeyRef?.name, name).toBe("weft-auth");
+      }
+    }
+    const natsConfig = objects.find((o) => o.object.kind === "ConfigMap" && o.object.metadata.name === "nats-config")
+      ?.object as unknown as { data: Record<string, string> };
+    expect(natsConfig.data["auth.conf"]).toBe(readFileSync(here("nats/auth.conf"), "utf8"));
+    expect(natsConfig.data["nats.conf"]).toMatch(/^include \.\/auth\.conf$/m);
   });
 });
