@@ -68,6 +68,9 @@ const stack = await startStack({
   serviceEnv: { journal: { WEFT_CORS_ORIGINS: process.env.WEFT_CORS_ORIGINS ?? "*" } },
 });
 out(`Journal serving gRPC, gRPC-Web and Connect on ${stack.journalUrl}`);
+// A development stack: its generated client token (every namespace) is shown so that the CLI and
+// the console can be used against it (docs/security.md).
+if (stack.token) out(`  client token for this stack: export WEFT_TOKEN=${stack.token}`);
 
 // The web console (Connect-Web in the browser), served next to the stack when it is built.
 const consoleDist = fileURLToPath(new URL("../../../apps/console/dist", import.meta.url));
@@ -76,7 +79,7 @@ const consoleServer = existsSync(`${consoleDist}/index.html`)
   : undefined;
 out(
   consoleServer
-    ? `Web console on ${consoleServer.url}`
+    ? `Web console on ${consoleServer.url}${stack.token ? `?token=${stack.token}` : ""}`
     : "Web console not built (pnpm --filter @weft/console build); skipping it",
 );
 

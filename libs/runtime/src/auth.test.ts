@@ -173,7 +173,7 @@ describe("browsers (Connect JSON over HTTP/1.1 with CORS)", () => {
   it("no token: unauthenticated; another origin: no CORS headers at all", async () => {
     const anonymous = await call("GetWorkflow", undefined);
     expect(anonymous.status).toBe(401);
-    expect((await anonymous.json()).code).toBe("unauthenticated");
+    expect(((await anonymous.json()) as { code: string }).code).toBe("unauthenticated");
     const foreign = await call("GetWorkflow", READ_ONLY, "http://evil.test");
     expect(foreign.headers.get("access-control-allow-origin")).toBeNull();
     expect(foreign.headers.get("access-control-expose-headers")).toBeNull();

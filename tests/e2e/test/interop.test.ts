@@ -45,9 +45,27 @@ beforeAll(async () => {
     defaults: true,
   });
   const loaded = grpc.loadPackageDefinition(definition) as unknown as {
-    weft: { v1: { WorkflowService: new (address: string, creds: grpc.ChannelCredentials) => WorkflowServiceClient } };
+    weft: {
+      v1: {
+        WorkflowService: new (
+          address: string,
+          creds: grpc.ChannelCredentials,
+          options: grpc.ClientOptions,
+        ) => WorkflowServiceClient;
+      };
+    };
   };
-  client = new loaded.weft.v1.WorkflowService(new URL(h.stack.journalUrl).host, grpc.credentials.createInsecure());
+  // The stack's client token as gRPC metadata, on every call (docs/security.md).
+  const bearer: grpc.Interceptor = (options, nextCall) =>
+    new grpc.InterceptingCall(nextCall(options), {
+      start: (metadata, listener, next) => {
+        metadata.set("authorization", `Bearer ${h.stack.token}`);
+        next(metadata, listener);
+      },
+    });
+  client = new loaded.weft.v1.WorkflowService(new URL(h.stack.journalUrl).host, grpc.credentials.createInsecure(), {
+    interceptors: [bearer],
+  });
 });
 afterAll(async () => {
   client?.close();
