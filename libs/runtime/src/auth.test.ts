@@ -3,7 +3,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import { create } from "@bufbuild/protobuf";
-import { GetWorkflowResponseSchema, StartWorkflowResponseSchema, WorkflowService } from "@weft/contracts";
+import {
+  GetWorkflowResponseSchema,
+  JournalService,
+  StartWorkflowResponseSchema,
+  WorkflowService,
+} from "@weft/contracts";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -77,6 +82,9 @@ describe("the access table", () => {
   it("classifies every WorkflowService RPC, and an RPC missing from it needs the service token", () => {
     for (const method of WorkflowService.methods) {
       expect(rpcAccess[`${WorkflowService.typeName}/${method.name}`], method.name).toMatch(/^(read|write)$/);
+    }
+    for (const method of JournalService.methods) {
+      expect(accessOf(`${JournalService.typeName}/${method.name}`), method.name).toBe("service");
     }
     expect(accessOf("weft.v1.WorkflowService/SomeNewRpc")).toBe("service");
     expect(accessOf("grpc.health.v1.Health/Check")).toBe("open");

@@ -43,6 +43,8 @@ export const rpcAccess: Readonly<Record<string, Access>> = {
   "weft.v1.JournalService/RecordResultBatch": "service",
   "weft.v1.JournalService/HeartbeatSteps": "service",
   "weft.v1.JournalService/LeaseShards": "service",
+  "weft.v1.JournalService/StreamClaims": "service",
+  "weft.v1.JournalService/ReadJournals": "service",
 };
 
 export const accessOf = (procedure: string): Access => rpcAccess[procedure] ?? "service";
