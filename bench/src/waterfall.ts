@@ -26,7 +26,18 @@ const stack = await startStack({
   journalPort: 0,
 });
 try {
-  const client = createClient(WorkflowService, createGrpcTransport({ baseUrl: stack.journalUrl }));
+  const client = createClient(
+    WorkflowService,
+    createGrpcTransport({
+      baseUrl: stack.journalUrl,
+      interceptors: [
+        (next) => (req) => {
+          if (stack.token) req.header.set("authorization", `Bearer ${stack.token}`);
+          return next(req);
+        },
+      ],
+    }),
+  );
   const ids: string[] = [];
   for (let i = 0; i < n + 2; i++) {
     const res = await client.startWorkflow({
