@@ -59,9 +59,27 @@ beforeAll(async () => {
   runtimePool = new pg.Pool({ connectionString: urlAs(runtime), max: 1 });
 });
 
+/** Until the roles' backends are gone: a pool's end() returns before its sockets close. */
+async function rolesDisconnected(): Promise<void> {
+  const c = new pg.Client({ connectionString: testAdminUrl() });
+  await c.connect();
+  try {
+    for (let i = 0; i < 200; i++) {
+      const { rows } = await c.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE usename = ANY($1)", [
+        [owner, runtime],
+      ]);
+      if (rows[0]?.n === 0) return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  } finally {
+    await c.end();
+  }
+}
+
 afterAll(async () => {
   await journal?.stop();
   await runtimePool?.end();
+  await rolesDisconnected();
   await env?.cleanup();
   await admin(`DROP ROLE IF EXISTS "${runtime}"`);
   await admin(`DROP ROLE IF EXISTS "${owner}"`);
