@@ -73,6 +73,8 @@ beforeAll(async () => {
       WEFT_SHARDS: "4",
       WEFT_MAX_PAYLOAD_BYTES: String(MAX_PAYLOAD),
       WEFT_MAX_REQUEST_BYTES: String(MAX_REQUEST),
+      // Input validation is what is fuzzed here; who may call what is auth.test.ts's matrix.
+      WEFT_AUTH: "off",
       // No background writes during the run: the sweeper and timers leave the tables alone.
       WEFT_DISPATCH_TIMEOUT_MS: String(24 * 3600 * 1000),
       // The inspector lets the test collect garbage in the journal and read its heap.
