@@ -2,9 +2,12 @@ import { ConfigError } from "@weft/runtime";
 import { describe, expect, test } from "vitest";
 import { journalConfigFromEnv, journalLimits } from "./config.ts";
 
+/** Auth is required by default; these tests are about limits. */
+const AUTH = { WEFT_SERVICE_TOKEN: "config-test-service-token" };
+
 describe("journal limits from the environment", () => {
   test("safe defaults", () => {
-    const config = journalConfigFromEnv({});
+    const config = journalConfigFromEnv(AUTH);
     expect(journalLimits(config)).toEqual({
       maxRequestBytes: 64 * 1024 * 1024,
       maxStepsPerRun: 50_000,
@@ -19,6 +22,7 @@ describe("journal limits from the environment", () => {
 
   test("settings are read, and the request limit follows a larger payload limit", () => {
     const config = journalConfigFromEnv({
+      ...AUTH,
       WEFT_MAX_PAYLOAD_BYTES: String(32 * 1024 * 1024),
       WEFT_MAX_STEPS_PER_RUN: "10",
       WEFT_MAX_EVENTS_PER_RUN: "5",
@@ -34,7 +38,7 @@ describe("journal limits from the environment", () => {
       maxWatchesPerClient: 3,
       maxStreamsPerConnection: 9,
     });
-    expect(journalLimits(journalConfigFromEnv({ WEFT_MAX_REQUEST_BYTES: "2048" })).maxRequestBytes).toBe(2048);
+    expect(journalLimits(journalConfigFromEnv({ ...AUTH, WEFT_MAX_REQUEST_BYTES: "2048" })).maxRequestBytes).toBe(2048);
   });
 
   test.each([
