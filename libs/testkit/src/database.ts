@@ -40,7 +40,16 @@ export async function createTestDatabase(testName: string): Promise<TestDatabase
     drop: async () => {
       if (dropped) return;
       dropped = true;
-      await admin((c) => c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`));
+      await admin(async (c) => {
+        // A pg pool's end() resolves before its sockets close: wait (bounded) for the test's own
+        // backends to go, so that FORCE does not kill a connection a client still listens on.
+        for (let i = 0; i < 40; i++) {
+          const { rows } = await c.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1", [name]);
+          if (rows[0]?.n === 0) break;
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+        await c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+      });
     },
   };
 }
