@@ -22,10 +22,11 @@ export interface Principal {
 
 /**
  * What an RPC needs: "open" (no token), "read" (any client token), "write" (a client token that
- * is not read-only), "service" (the service token). Adding an RPC is one line here; an RPC missing
- * from this table needs the service token (default deny for client tokens).
+ * is not read-only), "operator" (a client token of every namespace, read-only allowed: the RPC
+ * sees all namespaces), "service" (the service token). Adding an RPC is one line here; an RPC
+ * missing from this table needs the service token (default deny for client tokens).
  */
-export type Access = "open" | "read" | "write" | "service";
+export type Access = "open" | "read" | "write" | "operator" | "service";
 
 export const rpcAccess: Readonly<Record<string, Access>> = {
   "grpc.health.v1.Health/Check": "open",
@@ -45,6 +46,7 @@ export const rpcAccess: Readonly<Record<string, Access>> = {
   "weft.v1.JournalService/LeaseShards": "service",
   "weft.v1.JournalService/StreamClaims": "service",
   "weft.v1.JournalService/ReadJournals": "service",
+  "weft.v1.OperatorService/Diagnose": "operator",
 };
 
 export const accessOf = (procedure: string): Access => rpcAccess[procedure] ?? "service";
@@ -214,6 +216,9 @@ export function denial(principal: Principal, procedure: string): string | undefi
   if (access === "service") return `${procedure} needs the service token; token "${principal.name}" is a client token`;
   if (access === "write" && principal.readOnly)
     return `${procedure} changes runs; token "${principal.name}" is read-only`;
+  if (access === "operator" && principal.namespace !== ALL_NAMESPACES) {
+    return `${procedure} sees every namespace; token "${principal.name}" is scoped to namespace "${principal.namespace}"`;
+  }
   return undefined;
 }
 

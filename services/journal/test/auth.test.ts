@@ -4,7 +4,7 @@
 // printed at the end is the one in docs/security.md.
 import { type Client, Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { encodePayload, Health, JournalService, RunStatus, WorkflowService } from "@weft/contracts";
+import { encodePayload, Health, JournalService, OperatorService, RunStatus, WorkflowService } from "@weft/contracts";
 import { ALL_NAMESPACES, TokenRegistry } from "@weft/runtime";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { type Harness, startHarness } from "./harness.ts";
@@ -30,6 +30,7 @@ const registry = new TokenRegistry()
 interface Clients {
   workflows: Client<typeof WorkflowService>;
   internal: Client<typeof JournalService>;
+  operator: Client<typeof OperatorService>;
   health: Client<typeof Health>;
 }
 
@@ -50,6 +51,7 @@ function clientsFor(caller: Caller, port: number): Clients {
   return {
     workflows: createClient(WorkflowService, transport),
     internal: createClient(JournalService, transport),
+    operator: createClient(OperatorService, transport),
     health: createClient(Health, transport),
   };
 }
@@ -90,6 +92,7 @@ const RPCS: Record<string, (c: Clients, runId: string) => Promise<unknown>> = {
   SendEvent: (c, runId) => c.workflows.sendEvent({ runId, eventName: "go", payload: encodePayload(1) }),
   WatchWorkflow: (c, runId) => drain(c.workflows.watchWorkflow({ runId })),
   GetHistory: (c, runId) => c.workflows.getHistory({ runId }),
+  "Operator.Diagnose": (c) => c.operator.diagnose({}),
   ClaimRuns: (c) => c.internal.claimRuns({ owner: "matrix", maxRuns: 1, leaseMs: 60_000 }),
   RecordResultBatch: (c) => c.internal.recordResultBatch({ executorId: "matrix", results: [] }),
 };
@@ -109,6 +112,7 @@ const EXPECTED: Record<string, (Code | "ok")[]> = {
   SendEvent: [U, U, ok, ok, ok, P, N],
   WatchWorkflow: [U, U, ok, ok, ok, ok, N],
   GetHistory: [U, U, ok, ok, ok, ok, N],
+  "Operator.Diagnose": [U, U, ok, ok, P, P, P],
   ClaimRuns: [U, U, ok, P, P, P, P],
   RecordResultBatch: [U, U, ok, P, P, P, P],
 };
