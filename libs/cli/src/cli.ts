@@ -376,7 +376,8 @@ export async function run(argv: string[], io: Io = processIo): Promise<number> {
     )
     .option("-n, --limit <n>", "entries per list", integer("--limit", 1, 1000), 20)
     .action(async (opts: { unclaimed?: number; limit: number }) => {
-      const operator = createOperatorClient({ baseUrl: normalizeUrl(globals.url) });
+      const token = globals.token || process.env.WEFT_TOKEN || undefined;
+      const operator = createOperatorClient({ baseUrl: normalizeUrl(globals.url), ...(token ? { token } : {}) });
       const diagnosis = await operator.diagnose({
         limit: opts.limit,
         ...(opts.unclaimed === undefined ? {} : { unclaimedThresholdMs: Math.round(opts.unclaimed * 1000) }),

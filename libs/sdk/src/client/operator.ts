@@ -8,6 +8,8 @@ export interface OperatorClientOptions {
   baseUrl: string;
   transport?: Transport;
   headers?: CallOptions["headers"];
+  /** Bearer token (a token of every namespace, or the service token; docs/security.md). */
+  token?: string;
 }
 
 export interface ShardDiagnosis {
@@ -74,7 +76,11 @@ export function createOperatorClient(options: OperatorClientOptions): OperatorCl
   return {
     async diagnose(opts = {}) {
       const call: CallOptions = {};
-      if (options.headers) call.headers = options.headers;
+      if (options.headers || options.token) {
+        const headers = new Headers(options.headers);
+        if (options.token) headers.set("authorization", `Bearer ${options.token}`);
+        call.headers = headers;
+      }
       if (opts.signal) call.signal = opts.signal;
       const res = await rpc.diagnose(
         { unclaimedThresholdMs: BigInt(opts.unclaimedThresholdMs ?? 0), limit: opts.limit ?? 0 },
