@@ -11,8 +11,8 @@ import { createGrpcTransport } from "@connectrpc/connect-node";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { encodePayload, StartWorkflowRequestSchema, WorkflowService } from "@weft/contracts";
-import { taskStream } from "@weft/runtime";
-import { type ServiceName, type ServiceProcess, serviceEntry, spawnService } from "@weft/stack";
+import { bearerInterceptor, taskStream } from "@weft/runtime";
+import { generateToken, type ServiceName, type ServiceProcess, serviceEntry, spawnService } from "@weft/stack";
 import pg from "pg";
 import { expectedSummary } from "./app.ts";
 import { type NatsCluster, natsServerVersion, type PrivatePostgres, startNats, startPostgres } from "./infra.ts";
@@ -191,7 +191,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     pool = new pg.Pool({ connectionString: databaseUrl, max: 2 });
     pool.on("error", () => {});
 
+    // Auth is on, as in production: every process (and the workload's clients) uses one service token.
+    const serviceToken = generateToken();
     const baseEnv: Record<string, string> = {
+      WEFT_SERVICE_TOKEN: serviceToken,
       WEFT_DATABASE_URL: databaseUrl,
       WEFT_PREFIX: "chaos",
       WEFT_APP: appPath,
@@ -339,7 +342,13 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     }));
     const journalClients = (): Client<typeof WorkflowService>[] =>
       of("journal").map((j) =>
-        createClient(WorkflowService, createGrpcTransport({ baseUrl: `http://127.0.0.1:${j.journalPort}` })),
+        createClient(
+          WorkflowService,
+          createGrpcTransport({
+            baseUrl: `http://127.0.0.1:${j.journalPort}`,
+            interceptors: [bearerInterceptor(serviceToken)],
+          }),
+        ),
       );
     const clients = journalClients();
     let startFailures = 0;

@@ -11,8 +11,8 @@ import { createGrpcTransport } from "@connectrpc/connect-node";
 import { jetstream, jetstreamManager, RetentionPolicy, StorageType } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { encodePayload, StartWorkflowRequestSchema, WorkflowService } from "@weft/contracts";
-import { taskStream } from "@weft/runtime";
-import { type ServiceProcess, serviceEntry, spawnService } from "@weft/stack";
+import { bearerInterceptor, taskStream } from "@weft/runtime";
+import { generateToken, type ServiceProcess, serviceEntry, spawnService } from "@weft/stack";
 import pg from "pg";
 import { afterEach, describe, expect, it } from "vitest";
 import { expectedSummary } from "../src/app.ts";
@@ -121,7 +121,9 @@ describe("the sweeper covers what JetStream loses", () => {
     await admin.end();
     const dir = mkdtempSync(join(tmpdir(), "weft-sweeper-"));
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const serviceToken = generateToken();
     const env = {
+      WEFT_SERVICE_TOKEN: serviceToken,
       WEFT_DATABASE_URL: postgres.url("weft"),
       WEFT_NATS_URL: nats.url,
       WEFT_PREFIX: "sweep",
@@ -151,7 +153,10 @@ describe("the sweeper covers what JetStream loses", () => {
     procs.push(await worker("coordinator"));
 
     // No executor yet: the first steps' tasks wait in the stream, and then the stream loses them.
-    const client = createClient(WorkflowService, createGrpcTransport({ baseUrl: journalUrl }));
+    const client = createClient(
+      WorkflowService,
+      createGrpcTransport({ baseUrl: journalUrl, interceptors: [bearerInterceptor(serviceToken)] }),
+    );
     const inputs = Array.from({ length: 50 }, (_, id) => ({ id, text: `purged task ${id}` }));
     const runs = await Promise.all(
       inputs.map(async (input) => {
