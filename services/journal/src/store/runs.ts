@@ -217,6 +217,20 @@ export async function runningRuns(db: Db, ids: readonly string[]): Promise<RunRo
   return rows;
 }
 
+/**
+ * Marks running runs ready like markReady; returns each with whether a coordinator holds its lease
+ * (a turn in progress: its commit finds the run ready, so nobody needs waking for it).
+ */
+export async function markReadyLeased(db: Db, ids: Iterable<string>): Promise<{ id: string; leased: boolean }[]> {
+  const unique = [...new Set(ids)];
+  if (unique.length === 0) return [];
+  const { rows } = await sql<{ id: string; leased: boolean }>`
+    UPDATE runs SET ready = true, ready_at = CASE WHEN ready THEN ready_at ELSE now() END, updated_at = now()
+    WHERE id = ANY(${unique}::uuid[]) AND status = 'running'
+    RETURNING id, coalesce(lease_expires >= now(), false) AS leased`.execute(db);
+  return rows;
+}
+
 /** Marks running runs ready (keeping the earlier ready_at of a run already ready); returns their ids. */
 export async function markReady(db: Db, ids: Iterable<string>): Promise<string[]> {
   const unique = [...new Set(ids)];
