@@ -22,7 +22,11 @@ import { createJournalMetrics, type JournalMetrics, rpcMetricsInterceptor } from
 import { Notifier } from "./notifier.ts";
 import { recordResultBatch } from "./record-result-batch.ts";
 import { registerWorker } from "./register-worker.ts";
+<<<<<<< HEAD
 import { Retention } from "./retention.ts";
+=======
+import { resetWorkflow, retryFailed } from "./reset-workflow.ts";
+>>>>>>> 2389312 (journal: app versions (newest live coordinator version for new runs, pinned starts, claim filter, waiting-run count), PATCH markers, ResetWorkflow and RetryFailed)
 import { sendEvent } from "./send-event.ts";
 import { StartBatcher, startWorkflow } from "./start-workflow.ts";
 import { ensureShards } from "./store/leases.ts";
@@ -100,6 +104,8 @@ export async function startJournal(config: JournalConfig, options: JournalOption
       sendEvent: (req) => sendEvent(j, req),
       watchWorkflow: (req, ctx) => watchWorkflow(j, nc, req, ctx, watches),
       getHistory: (req) => getHistory(j, req),
+      resetWorkflow: (req) => resetWorkflow(j, req),
+      retryFailed: (req) => retryFailed(j, req),
     };
     const journalService: ServiceImpl<typeof JournalService> = {
       registerWorker: (req) => registerWorker(j, req),
