@@ -184,7 +184,13 @@ describe("RetryFailed", () => {
     await h.internal.recordResultBatch({
       executorId: "executor-1",
       results: [
-        { ...task!.task, attempt: 1, outcome: { case: "failure", value: { name: "NonRetryableError", message } } },
+        {
+          stepId: task!.task.stepId,
+          runId: task!.task.runId,
+          generation: 1,
+          attempt: 1,
+          outcome: { case: "failure", value: { name: "NonRetryableError", message } },
+        },
       ],
     });
     await turn(run.id, 1, [], { outcome: { case: "failure", value: { name: "StepFailedError", message } } });
