@@ -15,7 +15,7 @@ import {
 } from "@weft/contracts";
 import { applyCommitEffects } from "./commit-effects.ts";
 import type { JournalContext } from "./context.ts";
-import { decodePageToken, DEFAULT_PAGE_SIZE, encodePageToken } from "./list-workflows.ts";
+import { DEFAULT_PAGE_SIZE, decodePageToken, encodePageToken } from "./list-workflows.ts";
 import { runToProto } from "./messages.ts";
 import {
   countFailedRuns,
@@ -58,11 +58,17 @@ export async function resetWorkflow(j: JournalContext, req: ResetWorkflowRequest
       if (stepName !== undefined) {
         const seq = await firstSeqNamed(trx, runId, stepName);
         if (seq === undefined) {
-          throw notFound("from_step_name", `run ${runId} has no step named "${stepName}" in generation ${run.generation}`);
+          throw notFound(
+            "from_step_name",
+            `run ${runId} has no step named "${stepName}" in generation ${run.generation}`,
+          );
         }
         fromSeq = seq;
       } else if (fromSeq > extent.maxSeq + 1) {
-        throw invalid("from_seq", `must be between 1 and ${extent.maxSeq + 1} (the run's last seq + 1), got ${fromSeq}`);
+        throw invalid(
+          "from_seq",
+          `must be between 1 and ${extent.maxSeq + 1} (the run's last seq + 1), got ${fromSeq}`,
+        );
       }
       const outcome = await resetRuns(trx, [{ runId, fromSeq, appVersion: appVersion ?? null }]);
       return { outcome, fromSeq };
@@ -85,7 +91,10 @@ export async function retryFailed(j: JournalContext, req: RetryFailedRequest): P
   if (appVersion !== undefined) {
     if (workflowName === undefined) throw invalid("app_version", "needs workflow_name (versions are per workflow)");
     if (!(await isVersionRegistered(j.db, workflowName, appVersion))) {
-      throw notFound("app_version", `no coordinator has registered version "${appVersion}" of workflow "${workflowName}"`);
+      throw notFound(
+        "app_version",
+        `no coordinator has registered version "${appVersion}" of workflow "${workflowName}"`,
+      );
     }
   }
   const filter: FailedRunFilter = {
@@ -96,7 +105,11 @@ export async function retryFailed(j: JournalContext, req: RetryFailedRequest): P
     before: req.pageToken === "" ? undefined : decodePageToken(req.pageToken),
   };
   if (req.dryRun) {
-    return create(RetryFailedResponseSchema, { count: await countFailedRuns(j.db, filter), runIds: [], nextPageToken: "" });
+    return create(RetryFailedResponseSchema, {
+      count: await countFailedRuns(j.db, filter),
+      runIds: [],
+      nextPageToken: "",
+    });
   }
   const candidates = await failedRuns(j.db, filter, pageSize + 1);
   const page = candidates.slice(0, pageSize);

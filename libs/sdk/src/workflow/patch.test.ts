@@ -11,8 +11,7 @@ import type { JournalStep, RunInfo } from "./journal.ts";
 import { replayTurn } from "./replay-turn.ts";
 import { simulate } from "./simulate.test-helper.ts";
 
-const action = (name: string) =>
-  defineStep({ name, kind: "action", handler: (t: string) => `${name}(${t})` });
+const action = (name: string) => defineStep({ name, kind: "action", handler: (t: string) => `${name}(${t})` });
 const extract = action("extract");
 const enrich = action("enrich");
 const analyzeA = action("analyzeA");

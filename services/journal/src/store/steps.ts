@@ -33,7 +33,9 @@ export async function insertSteps(db: Db, steps: readonly NewStepRow[]): Promise
   for (let i = 0; i < steps.length; i += CHUNK) {
     const chunk = steps.slice(i, i + CHUNK);
     const col = <T>(f: (s: NewStepRow) => T) => chunk.map(f);
-    const { rows } = await sql<Pick<StepRow, "id" | "created_at" | "dispatched_at" | "completed_at" | "completion_order">>`
+    const { rows } = await sql<
+      Pick<StepRow, "id" | "created_at" | "dispatched_at" | "completed_at" | "completion_order">
+    >`
       INSERT INTO steps (id, run_id, generation, seq, name, kind, status, args, wake_at, timeout_at, event_name,
                          child_workflow_name, child_run_id, dispatch, dispatched_at, shard, traceparent,
                          completed_at, completion_order)

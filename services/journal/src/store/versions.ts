@@ -43,9 +43,10 @@ export function currentVersionsCte(names: readonly string[], ttlMs: number) {
 /** The version new runs of each workflow get (only workflows some coordinator registered). */
 export async function currentVersions(db: Db, names: readonly string[], ttlMs: number): Promise<Map<string, string>> {
   if (names.length === 0) return new Map();
-  const { rows } = await sql<{ workflow_name: string; app_version: string }>`${currentVersionsCte(names, ttlMs)}`.execute(
-    db,
-  );
+  const { rows } = await sql<{
+    workflow_name: string;
+    app_version: string;
+  }>`${currentVersionsCte(names, ttlMs)}`.execute(db);
   return new Map(rows.map((r) => [r.workflow_name, r.app_version]));
 }
 
