@@ -129,7 +129,7 @@ export class ClaimLoop implements Loop {
               leaseMs,
               credits: Math.max(0, this.pushCapacity - this.pushedHeld),
               // Only runs of the version this coordinator carries are pushed to it.
-              appVersion: this.options.app.version,
+              appVersions: [this.options.app.version],
             } as StreamClaimsRequest)
             .catch(() => {
               // the stream failed before it was read; the loop reopens it

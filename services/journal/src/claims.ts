@@ -103,8 +103,8 @@ export async function readJournals(j: JournalContext, req: ReadJournalsRequest):
 interface ClaimStream {
   readonly owner: string;
   readonly leaseMs: number;
-  /** The app version the coordinator carries (only such runs are leased to it); null: any. */
-  readonly appVersion: string | null;
+  /** The app versions the coordinator carries (only such runs are leased to it); null: any. */
+  readonly appVersions: readonly string[] | null;
   credits: number;
   push(runs: ClaimedRun[]): void;
 }
@@ -145,7 +145,7 @@ export class ClaimHub {
       streams.set(stream.owner, stream);
       // A run of another version is not leased (leaseReadyRuns / insertRootRuns check it): its
       // credit comes back and the run stays ready for a coordinator that carries its version.
-      leases.push({ runId, owner: stream.owner, leaseMs: stream.leaseMs, appVersion: stream.appVersion });
+      leases.push({ runId, owner: stream.owner, leaseMs: stream.leaseMs, appVersions: stream.appVersions });
     }
     return leases.length > 0 ? { leases, streams } : undefined;
   }
@@ -261,12 +261,14 @@ export async function* streamClaims(
     notify = undefined;
     n?.();
   };
-  const appVersion = first.value.appVersion ?? null;
-  if (appVersion !== null && appVersion.length > 256) throw invalid("app_version", "is longer than 256 characters");
+  requireCount("app_versions", first.value.appVersions.length, 0, 100);
+  for (const [i, v] of first.value.appVersions.entries()) {
+    if (v.length > 256) throw invalid(`app_versions[${i}]`, "is longer than 256 characters");
+  }
   const stream: ClaimStream = {
     owner,
     leaseMs,
-    appVersion,
+    appVersions: first.value.appVersions.length > 0 ? [...first.value.appVersions] : null,
     credits: first.value.credits,
     push(runs) {
       queue.push(...runs);

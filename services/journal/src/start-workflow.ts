@@ -71,7 +71,7 @@ export class StartBatcher {
       const leases = new Map(
         reservation?.leases.map((l) => [
           l.runId,
-          { owner: l.owner, leaseMs: l.leaseMs, appVersion: l.appVersion ?? null },
+          { owner: l.owner, leaseMs: l.leaseMs, appVersions: l.appVersions ?? null },
         ]),
       );
       try {

@@ -34,12 +34,17 @@ export async function insertRuns(db: Db, runs: readonly NewRun[]): Promise<RunRo
   return rows;
 }
 
+/** A version filter as a jsonb array of strings (`?` tests membership); null: any version. */
+function versionsJson(versions: readonly string[] | null | undefined): string | null {
+  return versions ? JSON.stringify(versions) : null;
+}
+
 export type NewRootRun = Omit<NewRun, "parentRunId" | "parentSeq"> & {
   /**
    * Inserted already leased to this coordinator (a push claim; its first claim), when the run's
-   * version is `appVersion` (null: any version).
+   * version is one of `appVersions` (null: any version).
    */
-  lease?: { owner: string; leaseMs: number; appVersion: string | null };
+  lease?: { owner: string; leaseMs: number; appVersions: readonly string[] | null };
 };
 
 /**
@@ -63,13 +68,13 @@ export async function insertRootRuns(db: Db, runs: readonly NewRootRun[], coordi
                   ${runs.map((r) => r.shard)}::int[], ${runs.map((r) => r.traceparent)}::text[],
                   ${runs.map((r) => r.appVersion)}::text[], ${runs.map((r) => r.lease?.owner ?? null)}::text[],
                   ${runs.map((r) => r.lease?.leaseMs ?? null)}::int[],
-                  ${runs.map((r) => r.lease?.appVersion ?? null)}::text[])
-        AS t(id, workflow_name, args, idempotency_key, shard, traceparent, app_version, owner, lease_ms, owner_version)
+                  ${runs.map((r) => versionsJson(r.lease?.appVersions))}::jsonb[])
+        AS t(id, workflow_name, args, idempotency_key, shard, traceparent, app_version, owner, lease_ms, owner_versions)
       JOIN workflow_defs d ON d.name = t.workflow_name
       LEFT JOIN current cur ON cur.workflow_name = t.workflow_name),
     -- A push lease only to a coordinator that carries the run's version.
     placed AS (
-      SELECT c.*, CASE WHEN c.owner_version IS NULL OR coalesce(c.version, '') = c.owner_version THEN c.owner END AS lease_to
+      SELECT c.*, CASE WHEN c.owner_versions IS NULL OR c.owner_versions ? coalesce(c.version, '') THEN c.owner END AS lease_to
       FROM chosen c)
     INSERT INTO runs (id, workflow_name, status, args, idempotency_key, shard, traceparent, app_version, ready, ready_at,
                       lease_owner, lease_expires, lease_token, claims)
@@ -199,8 +204,8 @@ export interface LeaseTo {
   runId: string;
   owner: string;
   leaseMs: number;
-  /** Lease only a run of this app version (the owner carries no other); absent or null: any. */
-  appVersion?: string | null;
+  /** Lease only a run of one of these app versions (the owner carries no other); absent or null: any. */
+  appVersions?: readonly string[] | null;
 }
 
 /**
@@ -218,11 +223,11 @@ export async function leaseReadyRuns(db: Db, leases: readonly LeaseTo[]): Promis
                     ready = false,
                     updated_at = now()
     FROM unnest(${leases.map((l) => l.runId)}::uuid[], ${leases.map((l) => l.owner)}::text[],
-                ${leases.map((l) => l.leaseMs)}::int[], ${leases.map((l) => l.appVersion ?? null)}::text[])
-      AS t(id, owner, lease_ms, app_version)
+                ${leases.map((l) => l.leaseMs)}::int[], ${leases.map((l) => versionsJson(l.appVersions))}::jsonb[])
+      AS t(id, owner, lease_ms, app_versions)
     WHERE runs.id = t.id AND runs.status = 'running' AND runs.ready
       AND (runs.lease_expires IS NULL OR runs.lease_expires < now())
-      AND (t.app_version IS NULL OR coalesce(runs.app_version, '') = t.app_version)
+      AND (t.app_versions IS NULL OR t.app_versions ? coalesce(runs.app_version, ''))
     RETURNING runs.*`.execute(db);
   return rows;
 }

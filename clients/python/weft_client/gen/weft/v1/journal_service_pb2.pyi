@@ -1,5 +1,5 @@
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
-from weft.v1 import types_pb2 as _types_pb2
+from weft_client.gen.weft.v1 import types_pb2 as _types_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
@@ -238,16 +238,16 @@ class StepResult(_message.Message):
     def __init__(self, step_id: _Optional[str] = ..., run_id: _Optional[str] = ..., generation: _Optional[int] = ..., attempt: _Optional[int] = ..., result: _Optional[bytes] = ..., failure: _Optional[_Union[_types_pb2.Failure, _Mapping]] = ..., started_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., traceparent: _Optional[str] = ...) -> None: ...
 
 class StreamClaimsRequest(_message.Message):
-    __slots__ = ["app_version", "credits", "lease_ms", "owner"]
-    APP_VERSION_FIELD_NUMBER: _ClassVar[int]
+    __slots__ = ["app_versions", "credits", "lease_ms", "owner"]
+    APP_VERSIONS_FIELD_NUMBER: _ClassVar[int]
     CREDITS_FIELD_NUMBER: _ClassVar[int]
     LEASE_MS_FIELD_NUMBER: _ClassVar[int]
     OWNER_FIELD_NUMBER: _ClassVar[int]
-    app_version: str
+    app_versions: _containers.RepeatedScalarFieldContainer[str]
     credits: int
     lease_ms: int
     owner: str
-    def __init__(self, owner: _Optional[str] = ..., lease_ms: _Optional[int] = ..., credits: _Optional[int] = ..., app_version: _Optional[str] = ...) -> None: ...
+    def __init__(self, owner: _Optional[str] = ..., lease_ms: _Optional[int] = ..., credits: _Optional[int] = ..., app_versions: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class StreamClaimsResponse(_message.Message):
     __slots__ = ["runs"]

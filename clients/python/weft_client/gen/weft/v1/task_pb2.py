@@ -12,7 +12,7 @@ _sym_db = _symbol_database.Default()
 
 
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
-from weft.v1 import types_pb2 as weft_dot_v1_dot_types__pb2
+from weft_client.gen.weft.v1 import types_pb2 as weft_dot_v1_dot_types__pb2
 
 
 DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x12weft/v1/task.proto\x12\x07weft.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x13weft/v1/types.proto\"\xf6\x01\n\x08StepTask\x12\x0f\n\x07step_id\x18\x01 \x01(\t\x12\x0e\n\x06run_id\x18\x02 \x01(\t\x12\x12\n\ngeneration\x18\x03 \x01(\r\x12\x0b\n\x03seq\x18\x04 \x01(\r\x12\x15\n\rworkflow_name\x18\x05 \x01(\t\x12\x11\n\tstep_name\x18\x06 \x01(\t\x12\x1f\n\x04kind\x18\x07 \x01(\x0e\x32\x11.weft.v1.StepKind\x12\x0c\n\x04\x61rgs\x18\x08 \x01(\x0c\x12\r\n\x05shard\x18\t \x01(\r\x12\x10\n\x08\x64ispatch\x18\n \x01(\r\x12.\n\ncreated_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"d\n\x0fRateLimitNotice\x12\x11\n\tstep_name\x18\x01 \x01(\t\x12)\n\x05until\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0b\x65xecutor_id\x18\x03 \x01(\tb\x06proto3')

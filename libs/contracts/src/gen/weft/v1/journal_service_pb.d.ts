@@ -504,12 +504,12 @@ export declare type StreamClaimsRequest = Message<"weft.v1.StreamClaimsRequest">
   credits: number;
 
   /**
-   * First message: push only runs of this app version (the one the coordinator carries; "" for
-   * runs without a version). Unset: runs of any version.
+   * First message: push only runs of these app versions (the one the coordinator carries; "" for
+   * runs without a version). Empty: runs of any version.
    *
-   * @generated from field: optional string app_version = 30;
+   * @generated from field: repeated string app_versions = 30;
    */
-  appVersion?: string | undefined;
+  appVersions: string[];
 };
 
 /**
