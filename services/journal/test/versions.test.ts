@@ -2,8 +2,18 @@
 // claims filter by version, runs of a version nobody carries wait and are counted, PATCH markers
 // are journaled completed.
 import { Code } from "@connectrpc/connect";
-import { encodePayload, StepKind, StepStatus, TurnStatus, WorkerRole } from "@weft/contracts";
-import { afterAll, beforeAll, expect, test } from "vitest";
+import { createWritableIterable } from "@connectrpc/connect/protocol";
+import {
+  type ClaimedRun,
+  encodePayload,
+  StepKind,
+  StepStatus,
+  type StreamClaimsRequest,
+  type StreamClaimsResponse,
+  TurnStatus,
+  WorkerRole,
+} from "@weft/contracts";
+import { afterAll, beforeAll, expect, onTestFinished, test } from "vitest";
 import { countRunsWaitingForVersion, openDatabase, runsWaitingForVersion } from "../src/index.ts";
 import { claimRun, expectConnectError, type Harness, startHarness } from "./harness.ts";
 
@@ -106,4 +116,34 @@ test("validates app_versions", async () => {
     Code.InvalidArgument,
     "app_versions[0]",
   );
+});
+
+test("a claim stream is pushed only runs of the versions its coordinator carries", async () => {
+  await register("c-v2b", "v2");
+  const requests = createWritableIterable<StreamClaimsRequest>();
+  const abort = new AbortController();
+  const received: ClaimedRun[] = [];
+  const responses = h.internal.streamClaims(requests, { signal: abort.signal });
+  void requests.write({ owner: "c-v2b", leaseMs: 10_000, credits: 100, appVersions: ["v2"] } as StreamClaimsRequest);
+  const reading = (async () => {
+    try {
+      for await (const res of responses as AsyncIterable<StreamClaimsResponse>) received.push(...res.runs);
+    } catch {
+      // closed by the test
+    }
+  })();
+  onTestFinished(async () => {
+    requests.close();
+    abort.abort();
+    await reading;
+  });
+  await new Promise((r) => setTimeout(r, 200)); // the stream registers
+  const v1 = await Promise.all([start("v1"), start("v1"), start("v1")]);
+  const v2 = await Promise.all([start("v2"), start("v2"), start("v2")]);
+  const deadline = Date.now() + 10_000;
+  while (received.length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  expect(received.map((c) => c.run?.id).sort()).toEqual(v2.map((r) => r.id).sort());
+  // The v1 runs stay ready for a coordinator that carries v1.
+  const claimed = await h.internal.claimRuns({ owner: "c-v1b", maxRuns: 100, leaseMs: 10_000, appVersions: ["v1"] });
+  expect(claimed.runs.map((c) => c.run?.id).sort()).toEqual(v1.map((r) => r.id).sort());
 });
