@@ -7,7 +7,7 @@ import { claimsOf, DEFAULT_LEASE_MS } from "./claims.ts";
 import type { JournalContext } from "./context.ts";
 import { claimRuns as claim } from "./store/runs.ts";
 import { inDatabaseSpan, observeBatch } from "./telemetry.ts";
-import { invalid, requireCount, requireName, requireRange } from "./validation.ts";
+import { invalid, optionalText, requireCount, requireName, requireRange } from "./validation.ts";
 
 export const MAX_CLAIM = 10_000;
 
@@ -19,10 +19,7 @@ export async function claimRuns(j: JournalContext, req: ClaimRunsRequest): Promi
     if (shard >= j.config.shards) throw invalid(`shards[${i}]`, `shard ${shard} is not below ${j.config.shards}`);
   }
   requireCount("app_versions", req.appVersions.length, 0, 100);
-  const appVersions = req.appVersions.map((v, i) => {
-    if (v.length > 256) throw invalid(`app_versions[${i}]`, "is longer than 256 characters");
-    return v;
-  });
+  const appVersions = req.appVersions.map((v, i) => optionalText(`app_versions[${i}]`, v, 256) ?? "");
   const claimed = await inDatabaseSpan(j, "claimRuns", () =>
     j.db
       .transaction()

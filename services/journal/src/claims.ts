@@ -29,7 +29,7 @@ import type { Db, RunRow, StepRow } from "./db.ts";
 import { runToProto, stepToProto } from "./messages.ts";
 import { type LeaseTo, leaseReadyRuns, releaseLeases, runningRuns } from "./store/runs.ts";
 import { currentSteps, takeUndelivered } from "./store/steps.ts";
-import { invalid, requireCount, requireName, requireRange, requireUuid } from "./validation.ts";
+import { optionalText, requireCount, requireName, requireRange, requireUuid } from "./validation.ts";
 
 export const DEFAULT_LEASE_MS = 30_000;
 const MAX_READ_JOURNALS = 10_000;
@@ -262,9 +262,7 @@ export async function* streamClaims(
     n?.();
   };
   requireCount("app_versions", first.value.appVersions.length, 0, 100);
-  for (const [i, v] of first.value.appVersions.entries()) {
-    if (v.length > 256) throw invalid(`app_versions[${i}]`, "is longer than 256 characters");
-  }
+  for (const [i, v] of first.value.appVersions.entries()) optionalText(`app_versions[${i}]`, v, 256);
   const stream: ClaimStream = {
     owner,
     leaseMs,

@@ -30,7 +30,7 @@ import {
 import { getRunForUpdate, lockRuns } from "./store/runs.ts";
 import { isVersionRegistered } from "./store/versions.ts";
 import { inDatabaseSpan, recordRunEnds } from "./telemetry.ts";
-import { invalid, notFound, optionalText, requireUuid } from "./validation.ts";
+import { invalid, notFound, optionalText, optionalTimestamp, requireUuid } from "./validation.ts";
 
 export async function resetWorkflow(j: JournalContext, req: ResetWorkflowRequest): Promise<ResetWorkflowResponse> {
   const runId = requireUuid("run_id", req.runId);
@@ -97,6 +97,8 @@ export async function retryFailed(j: JournalContext, req: RetryFailedRequest): P
       );
     }
   }
+  optionalTimestamp("created_after", req.createdAfter);
+  optionalTimestamp("created_before", req.createdBefore);
   const filter: FailedRunFilter = {
     workflowName,
     createdAfter: fromTimestamp(req.createdAfter),
