@@ -2,19 +2,11 @@
 export { type JournalConfig, journalConfigFromEnv, journalEnv } from "./config.ts";
 export { migrate, openDatabase } from "./db.ts";
 export { type JournalOptions, type RunningJournal, startJournal } from "./journal.ts";
-
-<<<<<<< HEAD
-
 export { createJournalMetrics, type JournalMetrics } from "./metrics.ts";
 export { Retention, type RetentionSettings } from "./retention.ts";
-
-=======
-
 export {
   countRunsWaitingForVersion,
   currentVersions,
   runsWaitingForVersion,
   type VersionWait,
 } from "./store/versions.ts";
-
->>>>>>> 2389312 (journal: app versions (newest live coordinator version for new runs, pinned starts, claim filter, waiting-run count), PATCH markers, ResetWorkflow and RetryFailed)

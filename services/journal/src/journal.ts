@@ -22,17 +22,8 @@ import { createJournalMetrics, type JournalMetrics, rpcMetricsInterceptor } from
 import { Notifier } from "./notifier.ts";
 import { recordResultBatch } from "./record-result-batch.ts";
 import { registerWorker } from "./register-worker.ts";
-
-<<<<<<< HEAD
-
-import { Retention } from "./retention.ts";
-
-=======
-
 import { resetWorkflow, retryFailed } from "./reset-workflow.ts";
-
->>>>>>> 2389312 (journal: app versions (newest live coordinator version for new runs, pinned starts, claim filter, waiting-run count), PATCH markers, ResetWorkflow and RetryFailed)
-
+import { Retention } from "./retention.ts";
 import { sendEvent } from "./send-event.ts";
 import { StartBatcher, startWorkflow } from "./start-workflow.ts";
 import { ensureShards } from "./store/leases.ts";
