@@ -32,6 +32,7 @@ export const journalEnv = {
   WEFT_RETENTION_PAUSE_MS: envInt(0, 3_600_000, 50),
   WEFT_RETENTION_INTERVAL_MS: envInt(100, 24 * 3_600_000, 60_000),
   WEFT_DIAGNOSE_UNCLAIMED_MS: envInt(1, 24 * 3_600_000, 30_000),
+  WEFT_COORDINATOR_TTL_MS: envInt(1_000, 3_600_000, 30_000),
 };
 
 export const defaultRetention: RetentionSettings = {
@@ -75,6 +76,8 @@ export interface JournalConfig {
   maxWatchesPerClient?: number;
   /** HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS per connection. Default 1000. */
   maxStreamsPerConnection?: number;
+  /** A coordinator's app version counts as carried this long after its last RegisterWorker. */
+  coordinatorTtlMs?: number;
 }
 
 /** The limits with their defaults applied. */
@@ -88,6 +91,8 @@ export function journalLimits(config: JournalConfig) {
     maxStreamsPerConnection: config.maxStreamsPerConnection ?? 1000,
   };
 }
+
+export const DEFAULT_COORDINATOR_TTL_MS = 30_000;
 
 export function journalConfigFromEnv(env: Record<string, string | undefined> = process.env): JournalConfig {
   const e = parseEnv(journalEnv, env);
@@ -118,5 +123,6 @@ export function journalConfigFromEnv(env: Record<string, string | undefined> = p
       intervalMs: e.WEFT_RETENTION_INTERVAL_MS,
     },
     diagnoseUnclaimedMs: e.WEFT_DIAGNOSE_UNCLAIMED_MS,
+    coordinatorTtlMs: e.WEFT_COORDINATOR_TTL_MS,
   };
 }

@@ -4,3 +4,9 @@ export { migrate, openDatabase } from "./db.ts";
 export { type JournalOptions, type RunningJournal, startJournal } from "./journal.ts";
 export { createJournalMetrics, type JournalMetrics } from "./metrics.ts";
 export { Retention, type RetentionSettings } from "./retention.ts";
+export {
+  countRunsWaitingForVersion,
+  currentVersions,
+  runsWaitingForVersion,
+  type VersionWait,
+} from "./store/versions.ts";
