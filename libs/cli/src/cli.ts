@@ -1,4 +1,4 @@
-// The `weft` command: start, inspect, await, watch, list, cancel and signal runs through the
+// The `weft` command: start, inspect, await, watch, list, cancel, signal, reset and retry runs through the
 // journal's public WorkflowService (via @weft/sdk/client), and run the benchmark.
 import { spawn } from "node:child_process";
 import { readFile } from "node:fs/promises";
@@ -75,6 +75,12 @@ const seconds = (value: string) => {
   const n = Number(value);
   if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError("must be a positive number of seconds");
   return n;
+};
+
+const isoTime = (value: string) => {
+  const t = new Date(value);
+  if (Number.isNaN(t.getTime())) throw new InvalidArgumentError("must be a time such as 2026-01-31T12:00:00Z");
+  return t;
 };
 
 /** "127.0.0.1:7233" → "http://127.0.0.1:7233". */
@@ -435,6 +441,81 @@ export async function run(argv: string[], io: Io = processIo): Promise<number> {
       );
       exitCode = EXIT.runFailed;
     });
+
+  program
+    .command("reset")
+    .description("run a run again from a step: a new generation keeps the steps before it (any status)")
+    .argument("<run-id>")
+    .requiredOption("-f, --from <seq|step-name>", "first step to run again: its seq (1 = from the start) or name")
+    .option("--app-version <version>", "move the run to this app version (default: keep its version)")
+    .option("-r, --reason <text>", "why (logged by the journal)")
+    .action(async (runId: string, opts: { from: string; appVersion?: string; reason?: string }) => {
+      const bySeq = /^\d+$/.test(opts.from);
+      const reset = await weft().reset(runId, {
+        ...(bySeq ? { fromSeq: Number(opts.from) } : { fromStep: opts.from }),
+        ...(opts.appVersion ? { appVersion: opts.appVersion } : {}),
+        ...(opts.reason ? { reason: opts.reason } : {}),
+      });
+      emit(
+        () =>
+          `reset run ${runId} from step ${reset.fromSeq}: generation ${reset.run.generation}, ${reset.run.status}` +
+          (reset.run.appVersion ? `, app version ${reset.run.appVersion}` : ""),
+        () => reset,
+      );
+    });
+
+  program
+    .command("retry-failed")
+    .description("reset failed runs matching a filter, each from its first failed step, page after page")
+    .option("-w, --workflow <name>", "only runs of this workflow")
+    .option("--error <text>", "only runs whose error message contains this (case-insensitive)")
+    .option("--since <time>", "only runs created after this time (ISO 8601)", isoTime)
+    .option("--until <time>", "only runs created before this time (ISO 8601)", isoTime)
+    .option("--app-version <version>", "move the runs to this app version (needs --workflow)")
+    .option("-n, --page-size <n>", "runs reset per call", integer("--page-size", 1, 1000), 100)
+    .option("--dry-run", "count the matching runs and change nothing", false)
+    .action(
+      async (opts: {
+        workflow?: string;
+        error?: string;
+        since?: Date;
+        until?: Date;
+        appVersion?: string;
+        pageSize: number;
+        dryRun: boolean;
+      }) => {
+        const filter = {
+          ...(opts.workflow ? { workflowName: opts.workflow } : {}),
+          ...(opts.error ? { errorContains: opts.error } : {}),
+          ...(opts.since ? { createdAfter: opts.since } : {}),
+          ...(opts.until ? { createdBefore: opts.until } : {}),
+        };
+        if (opts.dryRun) {
+          const count = await weft().countFailed(filter);
+          emit(
+            () => `${count} failed run${count === 1 ? "" : "s"} match (dry run: nothing changed)`,
+            () => ({ dryRun: true, count }),
+          );
+          return;
+        }
+        const runIds: string[] = [];
+        let pageToken: string | undefined;
+        do {
+          const page = await weft().retryFailed({
+            ...filter,
+            ...(opts.appVersion ? { appVersion: opts.appVersion } : {}),
+            pageSize: opts.pageSize,
+            ...(pageToken ? { pageToken } : {}),
+          });
+          runIds.push(...page.runIds);
+          pageToken = page.nextPageToken;
+        } while (pageToken);
+        emit(
+          () => [`reset ${runIds.length} failed run${runIds.length === 1 ? "" : "s"}`, ...runIds].join("\n"),
+          () => ({ dryRun: false, count: runIds.length, runIds }),
+        );
+      },
+    );
 
   program
     .command("bench")

@@ -91,6 +91,26 @@ describe("weft", () => {
     expect(late.stderr).toMatch(/^weft: \[failed_precondition\] run_id: .* canceled/);
   });
 
+  it("reset runs a completed run again from a step; retry-failed --dry-run counts", async () => {
+    const reset = await weft("reset", runId, "--from", "summarize", "--json");
+    expect(reset.code).toBe(0);
+    expect(json(reset.stdout)).toMatchObject({ fromSeq: 4, run: { id: runId, generation: 2, status: "running" } });
+    expect(await weft("result", runId)).toMatchObject({ code: 0, stdout: `${expectedSummary(input)}\n` });
+    const history = json((await weft("history", runId, "--json")).stdout);
+    const summaries = history.steps.filter((s: { name: string }) => s.name === "summarize");
+    expect(summaries.map((s: { generation: number }) => s.generation).sort()).toEqual([1, 2]);
+
+    const bad = await weft("reset", runId, "--from", "99");
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/from_seq: must be between 1 and 5/);
+
+    const dry = await weft("retry-failed", "--workflow", "pipeline", "--dry-run", "--json");
+    expect(dry.code).toBe(0);
+    expect(json(dry.stdout)).toEqual({ dryRun: true, count: 0 });
+    const none = await weft("retry-failed", "--workflow", "pipeline");
+    expect(none).toMatchObject({ code: 0, stdout: "reset 0 failed runs\n" });
+  });
+
   it("exit codes: 3 not found, 2 bad input, 4 unreachable", async () => {
     const missing = await weft("send-event", randomUUID(), "approve", "1");
     expect(missing.code).toBe(3);

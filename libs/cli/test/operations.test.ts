@@ -139,12 +139,12 @@ describe("weft diagnose", () => {
     expect(unclaimed.readyRuns).toBeGreaterThanOrEqual(1);
     expect(unclaimed.oldestReadyAgeMs).toBeGreaterThanOrEqual(200);
     expect(unclaimed.unclaimedThresholdMs).toBe(200);
-    expect(unclaimed.versions.available).toBe(false);
+    expect(unclaimed.versions.available).toBe(true);
 
     const human = await weft("diagnose", "--unclaimed", "0.2");
     expect(human.code).toBe(0);
     expect(human.stdout).toMatch(/^SHARD\s+READY\s+OLDEST READY/m);
     expect(human.stdout).toContain(waitingId);
-    expect(human.stdout).toContain("versioning not available");
+    expect(human.stdout).toContain("carried");
   });
 });

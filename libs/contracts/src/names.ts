@@ -27,6 +27,7 @@ export const stepKindNames = {
   [StepKind.EVENT]: "event",
   [StepKind.CHILD]: "child",
   [StepKind.ON_COMPLETE]: "on_complete",
+  [StepKind.PATCH]: "patch",
 } as const satisfies Record<StepKind, string>;
 
 export type RunStatusName = (typeof runStatusNames)[RunStatus];

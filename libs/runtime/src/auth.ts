@@ -38,6 +38,8 @@ export const rpcAccess: Readonly<Record<string, Access>> = {
   "weft.v1.WorkflowService/SendEvent": "write",
   "weft.v1.WorkflowService/WatchWorkflow": "read",
   "weft.v1.WorkflowService/GetHistory": "read",
+  "weft.v1.WorkflowService/ResetWorkflow": "write",
+  "weft.v1.WorkflowService/RetryFailed": "write",
   "weft.v1.JournalService/RegisterWorker": "service",
   "weft.v1.JournalService/ClaimRuns": "service",
   "weft.v1.JournalService/CommitTurns": "service",

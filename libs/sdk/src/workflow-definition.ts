@@ -25,6 +25,17 @@ export interface WorkflowContext {
   now(): number;
   /** Deterministic pseudo-random number in [0, 1), seeded by the run id. */
   random(): number;
+  /**
+   * Branches on an in-place code change. True when the run first executes this point with this
+   * code (a PATCH marker is journaled with the turn) or its journal has the marker here; false for
+   * a run that was already past this point without it (take the old branch).
+   */
+  patched(changeId: string): boolean;
+  /**
+   * For a patch whose old runs are all gone: keep the marker (journaled when absent, accepted when
+   * present) without branching, so runs that recorded it still replay.
+   */
+  deprecatePatch(changeId: string): void;
 }
 
 export interface RunOutcome<R = unknown> {

@@ -124,7 +124,13 @@ export class ClaimLoop implements Loop {
           const responses = journal.streamClaims(requests, { signal });
           // Runs already pushed and held were granted by an earlier stream.
           requests
-            .write({ owner, leaseMs, credits: Math.max(0, this.pushCapacity - this.pushedHeld) } as StreamClaimsRequest)
+            .write({
+              owner,
+              leaseMs,
+              credits: Math.max(0, this.pushCapacity - this.pushedHeld),
+              // Only runs of the version this coordinator carries are pushed to it.
+              appVersions: [this.options.app.version],
+            } as StreamClaimsRequest)
             .catch(() => {
               // the stream failed before it was read; the loop reopens it
             });
@@ -201,8 +207,9 @@ export class ClaimLoop implements Loop {
 
   /** One ClaimRuns call into the queue. Returns whether more runs are known to be waiting. */
   private async poll(): Promise<boolean> {
-    const { journal, owner, claimBatch, leaseMs, metrics } = this.options;
-    const claimed = await journal.claimRuns({ owner, maxRuns: claimBatch, leaseMs });
+    const { journal, owner, claimBatch, leaseMs, metrics, app } = this.options;
+    // Only runs of the app version this coordinator carries; others wait for their own.
+    const claimed = await journal.claimRuns({ owner, maxRuns: claimBatch, leaseMs, appVersions: [app.version] });
     metrics.claims.inc();
     metrics.claimBatch.observe(claimed.runs.length);
     this.enqueue(claimed.runs, "polled");
@@ -269,7 +276,9 @@ export class ClaimLoop implements Loop {
   /** Partial claims this coordinator holds no live execution for get their full journals. */
   private async withFullJournals(claims: ClaimedRun[]): Promise<ClaimedRun[]> {
     const missing = claims.filter(
-      (c) => c.partial && (this.options.alwaysReplay || !this.executions.continues(c.run?.id ?? "", c.claim)),
+      (c) =>
+        c.partial &&
+        (this.options.alwaysReplay || !this.executions.continues(c.run?.id ?? "", c.claim, c.run?.generation)),
     );
     if (missing.length === 0) return claims;
     const full = new Map((await this.readJournals(missing)).map((c) => [c.run?.id, c]));

@@ -29,16 +29,21 @@ export interface RunningCoordinator {
 
 const stepKinds = { query: StepKind.QUERY, mutation: StepKind.MUTATION, action: StepKind.ACTION } as const;
 
+function registration(config: CoordinatorConfig, app: App, leaving = false) {
+  return {
+    workerId: config.WEFT_COORDINATOR_ID,
+    role: WorkerRole.COORDINATOR,
+    appVersion: app.version,
+    workflows: [...app.workflows.values()].map((w) => ({ name: w.name, hasOnComplete: Boolean(w.onComplete) })),
+    steps: [...app.steps.values()].map((s) => ({ name: s.name, kind: stepKinds[s.kind] })),
+    leaving,
+  };
+}
+
 async function register(journal: JournalClient, config: CoordinatorConfig, app: App, logger: Logger): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     try {
-      await journal.registerWorker({
-        workerId: config.WEFT_COORDINATOR_ID,
-        role: WorkerRole.COORDINATOR,
-        appVersion: app.version,
-        workflows: [...app.workflows.values()].map((w) => ({ name: w.name, hasOnComplete: Boolean(w.onComplete) })),
-        steps: [...app.steps.values()].map((s) => ({ name: s.name, kind: stepKinds[s.kind] })),
-      });
+      await journal.registerWorker(registration(config, app));
       return;
     } catch (err) {
       if (attempt % 10 === 1) logger.warn({ err, attempt }, "journal not reachable yet; retrying registration");
@@ -92,6 +97,14 @@ export async function startCoordinator(options: {
   // The journal's wake notice: runs became ready that no claim stream took.
   const subscription = nc.subscribe(wakeSubject(config.WEFT_PREFIX), { callback: () => loop.requestPoll() });
   loop.start();
+  // Registration doubles as the heartbeat that keeps this coordinator's app version "carried":
+  // the journal gives new runs the newest carried version and counts runs nobody can claim.
+  const heartbeat = setInterval(() => {
+    journal.registerWorker(registration(config, app)).catch((err: unknown) => {
+      logger.warn({ err }, "registration heartbeat failed");
+    });
+  }, config.WEFT_REGISTER_INTERVAL_MS);
+  heartbeat.unref();
   server.health.setServing(true);
 
   return {
@@ -100,8 +113,13 @@ export async function startCoordinator(options: {
     metrics,
     stop: async () => {
       server.health.setServing(false);
+      clearInterval(heartbeat);
       subscription.unsubscribe();
       await loop.stop();
+      // The version is no longer carried by this process (best effort: the TTL covers a crash).
+      await journal.registerWorker(registration(config, app, true)).catch((err: unknown) => {
+        logger.warn({ err }, "could not deregister from the journal");
+      });
       await nc.drain();
       await server.close();
     },

@@ -20,7 +20,7 @@ import {
 import type { JournalStep, NewStepCommand, StepKindName, TurnInput, TurnOutcome } from "@weft/sdk/workflow";
 
 /** Kinds the workflow code journals (the on-complete hook is the journal's own). */
-const replayedKinds = new Set<string>(["query", "mutation", "action", "sleep", "event", "child"]);
+const replayedKinds = new Set<string>(["query", "mutation", "action", "sleep", "event", "child", "patch"]);
 
 function failureOf(error: Failure | undefined): { name: string; message: string } | undefined {
   return error ? { name: error.name, message: error.message } : undefined;
@@ -53,6 +53,7 @@ export function replayInput(claimed: ClaimedRun): TurnInput {
       workflowName: run.workflowName,
       args: decodePayload(run.args),
       createdAtMs: timestampMs(run.createdAt) ?? Date.now(),
+      generation: run.generation,
     },
     steps,
   };

@@ -7,7 +7,7 @@ import { claimsOf, DEFAULT_LEASE_MS } from "./claims.ts";
 import type { JournalContext } from "./context.ts";
 import { claimRuns as claim } from "./store/runs.ts";
 import { inDatabaseSpan, observeBatch } from "./telemetry.ts";
-import { invalid, requireName, requireRange } from "./validation.ts";
+import { invalid, optionalText, requireCount, requireName, requireRange } from "./validation.ts";
 
 export const MAX_CLAIM = 10_000;
 
@@ -18,8 +18,12 @@ export async function claimRuns(j: JournalContext, req: ClaimRunsRequest): Promi
   for (const [i, shard] of req.shards.entries()) {
     if (shard >= j.config.shards) throw invalid(`shards[${i}]`, `shard ${shard} is not below ${j.config.shards}`);
   }
+  requireCount("app_versions", req.appVersions.length, 0, 100);
+  const appVersions = req.appVersions.map((v, i) => optionalText(`app_versions[${i}]`, v, 256) ?? "");
   const claimed = await inDatabaseSpan(j, "claimRuns", () =>
-    j.db.transaction().execute(async (trx) => claimsOf(trx, await claim(trx, owner, maxRuns, leaseMs, req.shards))),
+    j.db
+      .transaction()
+      .execute(async (trx) => claimsOf(trx, await claim(trx, owner, maxRuns, leaseMs, req.shards, appVersions))),
   );
   observeBatch(j.metrics, "ClaimRuns", claimed.length);
   return create(ClaimRunsResponseSchema, { runs: claimed });

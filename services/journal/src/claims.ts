@@ -29,7 +29,7 @@ import type { Db, RunRow, StepRow } from "./db.ts";
 import { runToProto, stepToProto } from "./messages.ts";
 import { type LeaseTo, leaseReadyRuns, releaseLeases, runningRuns } from "./store/runs.ts";
 import { currentSteps, takeUndelivered } from "./store/steps.ts";
-import { requireCount, requireName, requireRange, requireUuid } from "./validation.ts";
+import { optionalText, requireCount, requireName, requireRange, requireUuid } from "./validation.ts";
 
 export const DEFAULT_LEASE_MS = 30_000;
 const MAX_READ_JOURNALS = 10_000;
@@ -103,6 +103,8 @@ export async function readJournals(j: JournalContext, req: ReadJournalsRequest):
 interface ClaimStream {
   readonly owner: string;
   readonly leaseMs: number;
+  /** The app versions the coordinator carries (only such runs are leased to it); null: any. */
+  readonly appVersions: readonly string[] | null;
   credits: number;
   push(runs: ClaimedRun[]): void;
 }
@@ -141,7 +143,9 @@ export class ClaimHub {
       if (!stream || stream.credits <= 0) continue;
       stream.credits--;
       streams.set(stream.owner, stream);
-      leases.push({ runId, owner: stream.owner, leaseMs: stream.leaseMs });
+      // A run of another version is not leased (leaseReadyRuns / insertRootRuns check it): its
+      // credit comes back and the run stays ready for a coordinator that carries its version.
+      leases.push({ runId, owner: stream.owner, leaseMs: stream.leaseMs, appVersions: stream.appVersions });
     }
     return leases.length > 0 ? { leases, streams } : undefined;
   }
@@ -257,9 +261,12 @@ export async function* streamClaims(
     notify = undefined;
     n?.();
   };
+  requireCount("app_versions", first.value.appVersions.length, 0, 100);
+  for (const [i, v] of first.value.appVersions.entries()) optionalText(`app_versions[${i}]`, v, 256);
   const stream: ClaimStream = {
     owner,
     leaseMs,
+    appVersions: first.value.appVersions.length > 0 ? [...first.value.appVersions] : null,
     credits: first.value.credits,
     push(runs) {
       queue.push(...runs);

@@ -31,6 +31,7 @@ import {
   markReady,
   type NewRun,
   runStatuses,
+  runVersions,
 } from "./store/runs.ts";
 import { completeDueSleeps, consumeWaitingEvents, insertSteps, type NewStepRow } from "./store/steps.ts";
 import { getWorkflowDefs } from "./store/workflow-defs.ts";
@@ -206,6 +207,15 @@ export async function commitTurns(j: JournalContext, req: CommitTurnsRequest): P
         const child = childRuns.get(s.id);
         return child ? [child] : [];
       });
+      // A child run belongs to the app version of its parent (the same app module defines both).
+      const parentVersions = await runVersions(
+        trx,
+        insertedChildren.map((c) => c.parentRunId ?? ""),
+      );
+      for (const child of insertedChildren) {
+        const version = parentVersions.get(child.parentRunId ?? "");
+        if (version !== undefined && version !== null) child.appVersion = version;
+      }
       await insertRuns(trx, insertedChildren);
       const completedNow = [
         ...(await completeDueSleeps(

@@ -45,6 +45,7 @@ export const journalEnv = {
   WEFT_DIAGNOSE_UNCLAIMED_MS: envInt(1, 24 * 3_600_000, 30_000),
   /** false: the journal runs as a least-privilege role and only checks that the migrate job ran. */
   WEFT_MIGRATE_ON_START: envBool(true),
+  WEFT_COORDINATOR_TTL_MS: envInt(1_000, 3_600_000, 30_000),
 };
 
 export const defaultRetention: RetentionSettings = {
@@ -97,6 +98,8 @@ export interface JournalConfig {
   natsAuth?: NatsAuth;
   /** Apply pending migrations at start (default); false: only check that they were applied. */
   migrateOnStart?: boolean;
+  /** A coordinator's app version counts as carried this long after its last RegisterWorker. */
+  coordinatorTtlMs?: number;
 }
 
 /** The limits with their defaults applied. */
@@ -110,6 +113,8 @@ export function journalLimits(config: JournalConfig) {
     maxStreamsPerConnection: config.maxStreamsPerConnection ?? 1000,
   };
 }
+
+export const DEFAULT_COORDINATOR_TTL_MS = 30_000;
 
 export function journalConfigFromEnv(env: Record<string, string | undefined> = process.env): JournalConfig {
   const e = parseEnv(journalEnv, env);
@@ -143,5 +148,6 @@ export function journalConfigFromEnv(env: Record<string, string | undefined> = p
     auth: authPolicyFrom(e),
     natsAuth: natsAuthFrom(e),
     migrateOnStart: e.WEFT_MIGRATE_ON_START,
+    coordinatorTtlMs: e.WEFT_COORDINATOR_TTL_MS,
   };
 }

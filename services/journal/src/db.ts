@@ -6,7 +6,7 @@ import { migrationProvider } from "./migrations/index.ts";
 import { databaseAttributes, recordStatementSpan } from "./telemetry.ts";
 
 export type RunStatusText = "running" | "completed" | "failed" | "canceled";
-export type StepKindText = "query" | "mutation" | "action" | "sleep" | "event" | "child" | "on_complete";
+export type StepKindText = "query" | "mutation" | "action" | "sleep" | "event" | "child" | "on_complete" | "patch";
 
 /** A failure as stored in `error` jsonb columns. */
 export interface StoredFailure {
@@ -97,6 +97,8 @@ export interface Database {
   workflow_defs: { name: string; has_on_complete: boolean; app_version: string | null; updated_at?: Date };
   shard_leases: { shard: number; owner: string | null; token: string; expires_at: Date | null };
   executors: { id: string; last_seen: Date };
+  workflow_versions: { workflow_name: string; app_version: string; first_seen?: Date };
+  coordinators: { id: string; app_version: string; last_seen: Date };
 }
 
 export type Db = Kysely<Database>;

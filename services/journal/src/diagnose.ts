@@ -16,6 +16,7 @@ import {
   WaitingRunSchema,
 } from "@weft/contracts";
 import { shardConsumer, taskStream, taskSubject } from "@weft/runtime";
+import { DEFAULT_COORDINATOR_TTL_MS } from "./config.ts";
 import type { JournalContext } from "./context.ts";
 import { overdueSteps, readyRunsByVersion, shardFigures, shardOwners, unclaimedRuns } from "./store/diagnose.ts";
 import { invalid, requireRange } from "./validation.ts";
@@ -69,7 +70,7 @@ export async function diagnose(
     shardOwners(j.db),
     unclaimedRuns(j.db, thresholdMs, limit),
     overdueSteps(j.db, j.config.dispatchTimeoutMs, limit),
-    readyRunsByVersion(j.db),
+    readyRunsByVersion(j.db, j.config.coordinatorTtlMs ?? DEFAULT_COORDINATOR_TTL_MS),
     Promise.all(
       Array.from({ length: j.config.shards }, (_, shard) =>
         consumerFigures(jsm, j.config.prefix, shard).catch((err: Error) => {
@@ -128,10 +129,10 @@ export async function diagnose(
     ),
     overdueStepsTotal: BigInt(overdue.total),
     versions: create(VersionReportSchema, {
-      // Coordinators here replay every version: runs do not wait on one. The list still shows
-      // which versions the ready runs started on and whether a registered workflow declares it.
-      available: false,
-      note: "versioning not available: coordinators replay runs of every app version",
+      // Coordinators claim only the version they carry: a ready run of a version no live
+      // coordinator carries waits (carried = false) until one registers.
+      available: true,
+      note: "ready runs by app version; carried: a live coordinator registered it",
       waiting: versions.map((v) =>
         create(VersionWaitSchema, {
           appVersion: v.app_version,

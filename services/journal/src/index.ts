@@ -4,3 +4,9 @@ export { grantRuntimeRole, migrate, openDatabase, requireMigrated } from "./db.t
 export { type JournalOptions, type RunningJournal, startJournal } from "./journal.ts";
 export { createJournalMetrics, type JournalMetrics } from "./metrics.ts";
 export { Retention, type RetentionSettings } from "./retention.ts";
+export {
+  countRunsWaitingForVersion,
+  currentVersions,
+  runsWaitingForVersion,
+  type VersionWait,
+} from "./store/versions.ts";

@@ -22,6 +22,7 @@ import { createJournalMetrics, type JournalMetrics, rpcMetricsInterceptor } from
 import { Notifier } from "./notifier.ts";
 import { recordResultBatch } from "./record-result-batch.ts";
 import { registerWorker } from "./register-worker.ts";
+import { resetWorkflow, retryFailed } from "./reset-workflow.ts";
 import { Retention } from "./retention.ts";
 import { sendEvent } from "./send-event.ts";
 import { StartBatcher, startWorkflow } from "./start-workflow.ts";
@@ -101,6 +102,8 @@ export async function startJournal(config: JournalConfig, options: JournalOption
       sendEvent: (req, ctx) => sendEvent(j, req, ctx),
       watchWorkflow: (req, ctx) => watchWorkflow(j, nc, req, ctx, watches),
       getHistory: (req, ctx) => getHistory(j, req, ctx),
+      resetWorkflow: (req, ctx) => resetWorkflow(j, req, ctx),
+      retryFailed: (req, ctx) => retryFailed(j, req, ctx),
     };
     const journalService: ServiceImpl<typeof JournalService> = {
       registerWorker: (req) => registerWorker(j, req),

@@ -14,7 +14,7 @@ import { abandonPush, deliverPushed, type Push, pushClaims } from "./claims.ts";
 import { applyCommitEffects } from "./commit-effects.ts";
 import type { JournalContext } from "./context.ts";
 import { failureToStored, toBytea } from "./messages.ts";
-import { lockRunsOfSteps, markReady } from "./store/runs.ts";
+import { lockRunsOfSteps, markReadyLeased } from "./store/runs.ts";
 import { type ResultToRecord, recordResults, stepStates } from "./store/steps.ts";
 import { inDatabaseSpan, observeBatch, tracer } from "./telemetry.ts";
 import {
@@ -87,11 +87,13 @@ export async function recordResultBatch(
           trx,
           toRecord.filter((r) => !appliedIds.has(r.stepId)).map((r) => r.stepId),
         );
-        const readyRuns = await markReady(
+        const ready = await markReadyLeased(
           trx,
           applied.filter((a) => WAKING_KINDS.has(a.kind)).map((a) => a.run_id),
         );
-        // Runs a coordinator's stream can take are claimed for it here (no ClaimRuns round trip).
+        // Runs a coordinator's stream can take are claimed for it here (no ClaimRuns round trip);
+        // runs leased mid-turn are found ready by their commit.
+        const readyRuns = ready.filter((r) => !r.leased).map((r) => r.id);
         push = await pushClaims(j, trx, readyRuns);
         return { applied, states, readyRuns };
       }),
@@ -105,7 +107,7 @@ export async function recordResultBatch(
 
   applyCommitEffects(j, {
     tasks: [],
-    // Coordinators poll for what was not pushed (runs leased mid-turn come back with their commit).
+    // Coordinators poll for what was not pushed.
     wake: readyRuns.some((id) => !push?.leased.has(id)),
     changedRuns: applied.map((a) => a.run_id),
   });

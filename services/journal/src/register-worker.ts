@@ -1,7 +1,14 @@
-// RegisterWorker: records the workflow names a worker's app defines, so StartWorkflow accepts them.
+// RegisterWorker: records the workflow names a worker's app defines, so StartWorkflow accepts them;
+// a coordinator's registration also says which app version it carries (repeated as a heartbeat).
 import { create } from "@bufbuild/protobuf";
-import { type RegisterWorkerRequest, type RegisterWorkerResponse, RegisterWorkerResponseSchema } from "@weft/contracts";
+import {
+  type RegisterWorkerRequest,
+  type RegisterWorkerResponse,
+  RegisterWorkerResponseSchema,
+  WorkerRole,
+} from "@weft/contracts";
 import type { JournalContext } from "./context.ts";
+import { registerCoordinator } from "./store/versions.ts";
 import { upsertWorkflowDefs } from "./store/workflow-defs.ts";
 import { invalid, optionalText, requireCount, requireName } from "./validation.ts";
 
@@ -17,9 +24,20 @@ export async function registerWorker(j: JournalContext, req: RegisterWorkerReque
     seen.add(wf.name);
   }
   for (const [i, step] of req.steps.entries()) requireName(`steps[${i}].name`, step.name);
-  await upsertWorkflowDefs(
-    j.db,
-    req.workflows.map((wf) => ({ name: wf.name, has_on_complete: wf.hasOnComplete, app_version: appVersion })),
-  );
+  if (req.role === WorkerRole.COORDINATOR) {
+    await registerCoordinator(
+      j.db,
+      req.workerId,
+      appVersion ?? "",
+      req.workflows.map((wf) => wf.name),
+      req.leaving,
+    );
+  }
+  if (!req.leaving) {
+    await upsertWorkflowDefs(
+      j.db,
+      req.workflows.map((wf) => ({ name: wf.name, has_on_complete: wf.hasOnComplete, app_version: appVersion })),
+    );
+  }
   return create(RegisterWorkerResponseSchema, { shardCount: j.config.shards, subjectPrefix: j.config.prefix });
 }

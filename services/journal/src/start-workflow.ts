@@ -13,12 +13,14 @@ import { type StartWorkflowRequest, type StartWorkflowResponse, StartWorkflowRes
 import { shardOf } from "@weft/runtime";
 import { context, currentTraceparent, SpanKind, SpanStatusCode } from "@weft/telemetry";
 import { deliverPushed, firstClaim } from "./claims.ts";
+import { DEFAULT_COORDINATOR_TTL_MS } from "./config.ts";
 import type { JournalContext } from "./context.ts";
 import type { RunRow } from "./db.ts";
 import { uuidv7 } from "./ids.ts";
 import { runToProto, toBytea } from "./messages.ts";
 import { namespaceForStart, principalOf } from "./namespaces.ts";
 import { getRunByIdempotencyKey, insertRootRuns, type NewRootRun } from "./store/runs.ts";
+import { isVersionRegistered } from "./store/versions.ts";
 import { getWorkflowDefs } from "./store/workflow-defs.ts";
 import { tracer } from "./telemetry.ts";
 import { notFound, optionalText, requireJson, requireName } from "./validation.ts";
@@ -67,12 +69,18 @@ export class StartBatcher {
         batch.map((p) => p.run.id),
         this.j.config.shards,
       );
-      const leases = new Map(reservation?.leases.map((l) => [l.runId, { owner: l.owner, leaseMs: l.leaseMs }]));
+      const leases = new Map(
+        reservation?.leases.map((l) => [
+          l.runId,
+          { owner: l.owner, leaseMs: l.leaseMs, appVersions: l.appVersions ?? null },
+        ]),
+      );
       try {
         const stop = this.j.metrics.transactionSeconds.startTimer({ name: "startWorkflow" });
         const rows = await insertRootRuns(
           this.j.db,
           batch.map((p) => ({ ...p.run, lease: leases.get(p.run.id) })),
+          this.j.config.coordinatorTtlMs ?? DEFAULT_COORDINATOR_TTL_MS,
         ).finally(stop);
         this.j.metrics.batchSize.StartWorkflow.observe(batch.length);
         const pushed = rows.filter((r) => r.lease_owner !== null);
@@ -108,6 +116,10 @@ export async function startWorkflow(
   const args = requireJson("args", req.args, j.config.maxPayloadBytes);
   const idempotencyKey = optionalText("idempotency_key", req.idempotencyKey, 512);
   const namespace = namespaceForStart(principalOf(ctx), req.namespace);
+  const appVersion = optionalText("app_version", req.appVersion, 256);
+  if (appVersion !== undefined && !(await isVersionRegistered(j.db, name, appVersion))) {
+    throw notFound("app_version", `no coordinator has registered version "${appVersion}" of workflow "${name}"`);
+  }
   const id = uuidv7();
   const run: NewRootRun = {
     id,
@@ -116,6 +128,7 @@ export async function startWorkflow(
     args: toBytea(args),
     idempotencyKey: idempotencyKey ?? null,
     shard: shardOf(id, j.config.shards),
+    appVersion: appVersion ?? null,
     // This call's SERVER span (a child of the client's span) is the parent of every turn; with
     // tracing off here, the client's own context is kept.
     traceparent: currentTraceparent() || ctx.requestHeader.get("traceparent"),

@@ -101,11 +101,9 @@ describe("Diagnose", () => {
     expect(res.overdueSteps[0]).toMatchObject({ runId: toClaim!.id, seq: 1, name: "analyzeA", kind: "action" });
     expect(res.overdueSteps[0]!.overdueMs).toBeGreaterThanOrEqual(230_000n);
 
-    expect(res.versions).toMatchObject({ available: false });
-    expect(res.versions!.note).toContain("versioning not available");
-    expect(res.versions!.waiting).toEqual([
-      expect.objectContaining({ appVersion: "v1", readyRuns: 5n, carried: true }),
-    ]);
+    expect(res.versions).toMatchObject({ available: true });
+    expect(res.versions!.note).toContain("carried");
+    expect(res.versions!.waiting).toEqual([expect.objectContaining({ appVersion: "v1", readyRuns: 5n })]);
 
     // The default threshold (30 s) and a limit of 1.
     const limited = await operator.diagnose({ limit: 1 });

@@ -22,6 +22,7 @@ import pg from "pg";
 import { readSideEffects, type SideEffect } from "../fixtures/side-effects.ts";
 
 export const appPath = fileURLToPath(new URL("../fixtures/app.ts", import.meta.url));
+export const versionedAppPath = fileURLToPath(new URL("../fixtures/versioned.ts", import.meta.url));
 
 export interface Harness {
   env: TestEnvironment;
@@ -40,7 +41,7 @@ export interface Harness {
 
 export async function startHarness(
   testName: string,
-  options: Partial<Omit<StackOptions, "env" | "app">> & { env?: Record<string, string> } = {},
+  options: Partial<Omit<StackOptions, "env">> & { env?: Record<string, string> } = {},
 ): Promise<Harness> {
   const env = await createTestEnvironment(testName);
   const dir = mkdtempSync(join(tmpdir(), "weft-e2e-"));
@@ -56,7 +57,7 @@ export async function startHarness(
         WEFT_SAFETY_POLL_MS: "500",
         ...options.env,
       },
-      app: appPath,
+      app: options.app ?? appPath,
       logDir: process.env.WEFT_TEST_LOG_DIR ? join(process.env.WEFT_TEST_LOG_DIR, testName) : undefined,
     });
   } catch (err) {

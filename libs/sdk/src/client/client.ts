@@ -37,7 +37,40 @@ export interface StartOptions {
   idempotencyKey?: string;
   /** Namespace of the run; empty: the token's namespace. */
   namespace?: string;
+  /** Pin the run to an app version some coordinator registered; default: the newest carried one. */
+  appVersion?: string;
   signal?: AbortSignal;
+}
+
+export interface ResetOptions {
+  /** Seq of the first step to run again (1 = from the start); or give `fromStep`. */
+  fromSeq?: number;
+  /** The first step of the run's current generation with this name runs again. */
+  fromStep?: string;
+  /** Move the run to this app version (default: keep its version). */
+  appVersion?: string;
+  reason?: string;
+  signal?: AbortSignal;
+}
+
+export interface RetryFailedFilter {
+  workflowName?: string;
+  createdAfter?: Date;
+  createdBefore?: Date;
+  /** Only runs whose error message contains this (case-insensitive). */
+  errorContains?: string;
+  /** Move the runs to this app version (needs workflowName). */
+  appVersion?: string;
+  /** 0 or unset = the journal's default. */
+  pageSize?: number;
+  pageToken?: string;
+}
+
+export interface RetryFailedPage {
+  /** Runs reset by this call. */
+  runIds: string[];
+  /** Undefined when no matching run is left. */
+  nextPageToken: string | undefined;
 }
 
 export interface StartResult<R = unknown> {
@@ -100,6 +133,18 @@ export interface WeftClient {
   listAll(filter?: Omit<ListFilter, "pageToken">, options?: { signal?: AbortSignal }): AsyncIterable<RunSnapshot>;
   /** The run with all its steps and events (every GetHistory page). */
   history(runId: string, options?: { signal?: AbortSignal }): Promise<History>;
+  /**
+   * Starts a new generation of the run that keeps its journal before `fromSeq`/`fromStep` and runs
+   * the rest again (any status; an ended run becomes running). Resolves with the reset run.
+   */
+  reset(runId: string, options: ResetOptions): Promise<{ run: RunSnapshot; fromSeq: number }>;
+  /** Resets one page of failed runs matching the filter, each from its first failed step. */
+  retryFailed(filter?: RetryFailedFilter, options?: { signal?: AbortSignal }): Promise<RetryFailedPage>;
+  /** How many failed runs match the filter (RetryFailed's dry run: nothing changes). */
+  countFailed(
+    filter?: Omit<RetryFailedFilter, "pageSize" | "pageToken">,
+    options?: { signal?: AbortSignal },
+  ): Promise<number>;
 }
 
 /** Codes after which reconnecting cannot help: the request itself is wrong or not allowed. */
@@ -168,6 +213,7 @@ export function createWeftClient(options: WeftClientOptions): WeftClient {
         args: encodePayload(args),
         idempotencyKey: opts.idempotencyKey ?? "",
         namespace: opts.namespace ?? "",
+        appVersion: opts.appVersion ?? "",
       },
       call(opts.signal),
     );
@@ -190,6 +236,19 @@ export function createWeftClient(options: WeftClientOptions): WeftClient {
       call(opts.signal),
     );
     return { runs: res.runs.map((r) => decodeRun(r)), nextPageToken: res.nextPageToken || undefined };
+  }
+
+  function retryFailedRequest(filter: RetryFailedFilter, dryRun: boolean) {
+    return {
+      workflowName: filter.workflowName ?? "",
+      ...(filter.createdAfter ? { createdAfter: toTimestamp(filter.createdAfter) } : {}),
+      ...(filter.createdBefore ? { createdBefore: toTimestamp(filter.createdBefore) } : {}),
+      errorContains: filter.errorContains ?? "",
+      appVersion: filter.appVersion ?? "",
+      dryRun,
+      pageSize: filter.pageSize ?? 0,
+      pageToken: filter.pageToken ?? "",
+    };
   }
 
   return {
@@ -249,6 +308,30 @@ export function createWeftClient(options: WeftClientOptions): WeftClient {
         events.push(...res.events.map(decodeEvent));
       }
       return { run, steps, events };
+    },
+
+    async reset(runId, opts) {
+      const res = await rpc.resetWorkflow(
+        {
+          runId,
+          fromSeq: opts.fromSeq ?? 0,
+          fromStepName: opts.fromStep ?? "",
+          appVersion: opts.appVersion ?? "",
+          reason: opts.reason ?? "",
+        },
+        call(opts.signal),
+      );
+      if (!res.run) throw new ConnectError(`ResetWorkflow returned no run for ${runId}`, Code.Internal);
+      return { run: decodeRun(res.run), fromSeq: res.fromSeq };
+    },
+
+    async retryFailed(filter = {}, opts = {}) {
+      const res = await rpc.retryFailed(retryFailedRequest(filter, false), call(opts.signal));
+      return { runIds: res.runIds, nextPageToken: res.nextPageToken || undefined };
+    },
+
+    async countFailed(filter = {}, opts = {}) {
+      return (await rpc.retryFailed(retryFailedRequest(filter, true), call(opts.signal))).count;
     },
   };
 }

@@ -51,9 +51,11 @@ export class ExecutionCache {
     return this.live.size;
   }
 
-  /** Whether a partial claim numbered `claim` of the run can be served here. */
-  continues(runId: string, claim: number): boolean {
-    return this.live.get(runId)?.claim === claim - 1;
+  /** Whether a partial claim numbered `claim` of the run (of `generation`, when given) can be served here. */
+  continues(runId: string, claim: number, generation?: number): boolean {
+    const live = this.live.get(runId);
+    if (generation !== undefined && live?.execution.run.generation !== generation) return false;
+    return live?.claim === claim - 1;
   }
 
   /**
@@ -72,8 +74,14 @@ export class ExecutionCache {
       this.stats.misses++;
       return replayTurn(this.app, input);
     }
-    const existing = this.live.get(runId);
+    let existing = this.live.get(runId);
     this.live.delete(runId); // re-inserted below as most recently used
+    // A reset starts a new generation (and numbers its claims from 1 again): a live execution
+    // of another generation saw the old journal.
+    if (existing && existing.execution.run.generation !== input.run.generation) {
+      this.stats.stale++;
+      existing = undefined;
+    }
     if (partial) {
       if (!existing || existing.claim !== claim - 1) {
         throw new FullJournalNeededError(runId, `no live execution took claim ${claim - 1}`);

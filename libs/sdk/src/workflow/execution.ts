@@ -64,6 +64,14 @@ function compareOrder(a: JournalStep, b: JournalStep): number {
   return a.seq - b.seq;
 }
 
+/** A patch id names a journal entry: the same rules as step names. */
+function validatePatchId(what: string, changeId: unknown): string {
+  if (typeof changeId !== "string" || !/^[A-Za-z0-9_.:-]{1,200}$/.test(changeId)) {
+    throw new RangeError(`${what}: invalid change id ${JSON.stringify(changeId)} (1-200 of A-Z a-z 0-9 _ . : -)`);
+  }
+  return changeId;
+}
+
 function describeCall(kind: StepKindName, name: string): string {
   return `${kind} "${name}"`;
 }
@@ -96,6 +104,7 @@ export class WorkflowExecution {
   private nonDeterminism: NonDeterminismError | undefined;
   private busy = false;
   private maxDeliveredOrder: bigint | undefined;
+  private maxJournalSeq = 0;
 
   constructor(app: App, run: RunInfo) {
     const workflow = app.workflows.get(run.workflowName);
@@ -137,7 +146,8 @@ export class WorkflowExecution {
       for (const step of steps) {
         if (step.seq < 1) continue; // seq 0 is the on-complete hook, not workflow code
         this.checkDelivered(step);
-        if (step.status !== "running" && !this.delivered.has(step.seq)) fresh.push(step);
+        // PATCH markers are read by ctx.patched() where the code reaches them, never delivered.
+        if (step.kind !== "patch" && step.status !== "running" && !this.delivered.has(step.seq)) fresh.push(step);
       }
       fresh.sort(compareOrder);
       // A live execution must see outcomes in the order a fresh replay would: an outcome ordered
@@ -148,15 +158,18 @@ export class WorkflowExecution {
           `run ${this.run.id} step ${first.seq}: outcome ordered ${first.completionOrder} arrived after outcome ${this.maxDeliveredOrder} was delivered`,
         );
       }
+      // The journal is known before the code runs, so that ctx.patched() can tell whether the run
+      // already went past the point where it is called.
+      for (const step of steps) {
+        if (step.seq < 1) continue;
+        this.journal.set(step.seq, step);
+        if (step.seq > this.maxJournalSeq) this.maxJournalSeq = step.seq;
+        this.checkMatch(step.seq);
+      }
       if (!this.started) {
         this.started = true;
         this.startFunction();
         await drain();
-      }
-      for (const step of steps) {
-        if (step.seq < 1) continue;
-        this.journal.set(step.seq, step);
-        this.checkMatch(step.seq);
       }
       await this.deliver(fresh);
       return this.outcome();
@@ -316,6 +329,28 @@ export class WorkflowExecution {
     return out;
   }
 
+  /**
+   * ctx.patched / ctx.deprecatePatch at the next seq: the journal's marker there → true (consumed);
+   * another entry there, or any entry after it → false (the run went past this point with the old
+   * code; nothing consumed); nothing there yet → a new marker is journaled with the turn → true.
+   */
+  private patch(changeId: string): boolean {
+    if (this.done) return true;
+    const seq = this.nextSeq;
+    const entry = this.journal.get(seq);
+    const recorded = entry?.kind === "patch" && entry.name === changeId;
+    if (!recorded && (entry !== undefined || this.maxJournalSeq >= seq)) return false;
+    this.nextSeq++;
+    const settle = () => {};
+    this.calls.set(seq, {
+      command: { seq, name: changeId, kind: "patch", args: null },
+      resolve: settle,
+      reject: settle,
+    });
+    this.delivered.add(seq);
+    return true;
+  }
+
   /** Registers the next call; its promise settles when the journal delivers the outcome. */
   private call(command: Omit<NewStepCommand, "seq">): Promise<unknown> {
     if (this.done) return new Promise(() => {}); // the run is over: nothing more is journaled
@@ -413,6 +448,12 @@ export class WorkflowExecution {
       },
       random(): number {
         return exec.random();
+      },
+      patched(changeId: string): boolean {
+        return exec.patch(validatePatchId("ctx.patched", changeId));
+      },
+      deprecatePatch(changeId: string): void {
+        exec.patch(validatePatchId("ctx.deprecatePatch", changeId));
       },
     });
   }

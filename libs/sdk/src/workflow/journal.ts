@@ -1,8 +1,9 @@
 // The shapes the replay engine exchanges with the coordinator: the run's journal in, a turn out.
 import type { Failure, FailureInfo } from "../errors.ts";
 
-/** Kinds of journal entries the workflow code creates (ON_COMPLETE is the journal's own). */
-export type StepKindName = "query" | "mutation" | "action" | "sleep" | "event" | "child";
+/** Kinds of journal entries the workflow code creates (ON_COMPLETE is the journal's own). PATCH is a
+ * ctx.patched()/deprecatePatch() marker: journaled completed, never awaited. */
+export type StepKindName = "query" | "mutation" | "action" | "sleep" | "event" | "child" | "patch";
 
 export type JournalStepStatus = "running" | "completed" | "failed" | "canceled";
 
@@ -12,6 +13,8 @@ export interface RunInfo {
   /** Decoded JSON args. */
   args: unknown;
   createdAtMs: number;
+  /** The run's generation (a reset starts a new one); a live execution of another generation is stale. */
+  generation?: number;
 }
 
 /** One journaled step call of the run's current generation. */

@@ -37,7 +37,11 @@ export async function simulate(app: App, run: RunInfo, seed = 1, maxTurns = 1000
     if (fresh.completion) return { outcome: fresh, journal: steps, turns: turn, maxRunning };
     changed = [];
     for (const cmd of fresh.newSteps) {
-      const step: JournalStep = { seq: cmd.seq, name: cmd.name, kind: cmd.kind, status: "running", completionOrder: 0 };
+      // The journal records a PATCH marker completed with its turn.
+      const step: JournalStep =
+        cmd.kind === "patch"
+          ? { seq: cmd.seq, name: cmd.name, kind: cmd.kind, status: "completed", completionOrder: BigInt(++order) }
+          : { seq: cmd.seq, name: cmd.name, kind: cmd.kind, status: "running", completionOrder: 0 };
       journal.set(cmd.seq, step);
       changed.push(step);
       args.set(cmd.seq, cmd.args);

@@ -116,12 +116,17 @@ export interface VersionRow {
   carried: boolean;
 }
 
-/** Ready, unclaimed runs by the app version they started on, and whether a registered workflow carries it. */
-export async function readyRunsByVersion(db: Db): Promise<VersionRow[]> {
+/**
+ * Ready, unclaimed runs by the app version they started on, and whether a live coordinator (one
+ * that registered within `coordinatorTtlMs`) carries it: runs of a version nobody carries wait.
+ */
+export async function readyRunsByVersion(db: Db, coordinatorTtlMs: number): Promise<VersionRow[]> {
   const { rows } = await sql<VersionRow>`
     /* diagnose */ SELECT coalesce(r.app_version, '') AS app_version, count(*)::int AS ready_runs,
            greatest(extract(epoch FROM now() - min(r.ready_at)) * 1000, 0)::float8 AS oldest_ready_age_ms,
-           EXISTS (SELECT 1 FROM workflow_defs d WHERE d.app_version IS NOT DISTINCT FROM r.app_version) AS carried
+           EXISTS (SELECT 1 FROM coordinators c
+                   WHERE c.app_version = coalesce(r.app_version, '')
+                     AND c.last_seen > now() - ${coordinatorTtlMs} * interval '1 millisecond') AS carried
     FROM runs r WHERE r.status = 'running' AND r.ready AND r.lease_expires IS NULL
     GROUP BY r.app_version ORDER BY 1`.execute(db);
   return rows;

@@ -1,6 +1,7 @@
 // Storage of runs: insert, read, list, claim under a lease, fence a turn, mark ready.
 import { sql } from "kysely";
 import type { Db, RunRow, RunStatusText } from "../db.ts";
+import { currentVersionsCte } from "./versions.ts";
 
 export interface NewRun {
   id: string;
@@ -33,33 +34,58 @@ export async function insertRuns(db: Db, runs: readonly NewRun[]): Promise<RunRo
   return rows;
 }
 
-export type NewRootRun = Omit<NewRun, "parentRunId" | "parentSeq" | "appVersion"> & {
+/** A version filter as a jsonb array of strings (`?` tests membership); null: any version. */
+function versionsJson(versions: readonly string[] | null | undefined): string | null {
+  return versions ? JSON.stringify(versions) : null;
+}
+
+export type NewRootRun = Omit<NewRun, "parentRunId" | "parentSeq"> & {
   /** Tenancy: the namespace the run belongs to. */
   namespace: string;
-  /** Inserted already leased to this coordinator (a push claim; its first claim). */
-  lease?: { owner: string; leaseMs: number };
+  /**
+   * Inserted already leased to this coordinator (a push claim; its first claim), when the run's
+   * version is one of `appVersions` (null: any version).
+   */
+  lease?: { owner: string; leaseMs: number; appVersions: readonly string[] | null };
 };
 
 /**
  * Inserts root runs of registered workflows (one statement): the workflow's registration is
- * checked and its app version taken in the same statement. A run whose workflow is not
+ * checked and its app version chosen in the same statement: the run's pinned version, else the
+ * newest version a live coordinator carries (seen within `coordinatorTtlMs`), else the newest any
+ * coordinator registered, else the workflow's registered version. A run whose workflow is not
  * registered, or whose idempotency key is taken, is not inserted.
  */
-export async function insertRootRuns(db: Db, runs: readonly NewRootRun[]): Promise<RunRow[]> {
+export async function insertRootRuns(db: Db, runs: readonly NewRootRun[], coordinatorTtlMs: number): Promise<RunRow[]> {
   if (runs.length === 0) return [];
   const { rows } = await sql<RunRow>`
+    WITH current AS (${currentVersionsCte(
+      runs.map((r) => r.workflowName),
+      coordinatorTtlMs,
+    )}),
+    chosen AS (
+      SELECT t.*, coalesce(t.app_version, cur.app_version, d.app_version) AS version
+      FROM unnest(${runs.map((r) => r.id)}::uuid[], ${runs.map((r) => r.workflowName)}::text[],
+                  ${runs.map((r) => r.args)}::bytea[], ${runs.map((r) => r.idempotencyKey)}::text[],
+                  ${runs.map((r) => r.shard)}::int[], ${runs.map((r) => r.traceparent)}::text[],
+                  ${runs.map((r) => r.appVersion)}::text[], ${runs.map((r) => r.lease?.owner ?? null)}::text[],
+                  ${runs.map((r) => r.lease?.leaseMs ?? null)}::int[],
+                  ${runs.map((r) => versionsJson(r.lease?.appVersions))}::jsonb[], ${runs.map((r) => r.namespace)}::text[])
+        AS t(id, workflow_name, args, idempotency_key, shard, traceparent, app_version, owner, lease_ms, owner_versions,
+             namespace)
+      JOIN workflow_defs d ON d.name = t.workflow_name
+      LEFT JOIN current cur ON cur.workflow_name = t.workflow_name),
+    -- A push lease only to a coordinator that carries the run's version.
+    placed AS (
+      SELECT c.*, CASE WHEN c.owner_versions IS NULL OR c.owner_versions ? coalesce(c.version, '') THEN c.owner END AS lease_to
+      FROM chosen c)
     INSERT INTO runs (id, workflow_name, status, args, idempotency_key, shard, traceparent, app_version, ready, ready_at,
                       lease_owner, lease_expires, lease_token, claims, namespace)
-    SELECT t.id, t.workflow_name, 'running', t.args, t.idempotency_key, t.shard, t.traceparent, d.app_version,
-           t.owner IS NULL, now(), t.owner, now() + t.lease_ms * interval '1 millisecond',
-           CASE WHEN t.owner IS NULL THEN 0 ELSE 1 END, CASE WHEN t.owner IS NULL THEN 0 ELSE 1 END, t.namespace
-    FROM unnest(${runs.map((r) => r.id)}::uuid[], ${runs.map((r) => r.workflowName)}::text[],
-                ${runs.map((r) => r.args)}::bytea[], ${runs.map((r) => r.idempotencyKey)}::text[],
-                ${runs.map((r) => r.shard)}::int[], ${runs.map((r) => r.traceparent)}::text[],
-                ${runs.map((r) => r.lease?.owner ?? null)}::text[], ${runs.map((r) => r.lease?.leaseMs ?? null)}::int[],
-                ${runs.map((r) => r.namespace)}::text[])
-      AS t(id, workflow_name, args, idempotency_key, shard, traceparent, owner, lease_ms, namespace)
-    JOIN workflow_defs d ON d.name = t.workflow_name
+    SELECT p.id, p.workflow_name, 'running', p.args, p.idempotency_key, p.shard, p.traceparent, p.version,
+           p.lease_to IS NULL, now(), p.lease_to,
+           CASE WHEN p.lease_to IS NOT NULL THEN now() + p.lease_ms * interval '1 millisecond' END,
+           CASE WHEN p.lease_to IS NULL THEN 0 ELSE 1 END, CASE WHEN p.lease_to IS NULL THEN 0 ELSE 1 END, p.namespace
+    FROM placed p
     ON CONFLICT (namespace, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
     RETURNING *`.execute(db);
   return rows;
@@ -116,7 +142,8 @@ export async function listRuns(db: Db, f: RunFilter): Promise<ListedRun[]> {
 
 /**
  * One statement: leases up to `maxRuns` claimable runs (ready without a lease, or with an
- * expired lease), oldest ready first, skipping rows other claimers hold.
+ * expired lease) of the given shards and app versions (empty: any), oldest ready first, skipping
+ * rows other claimers hold.
  */
 export async function claimRuns(
   db: Db,
@@ -124,8 +151,12 @@ export async function claimRuns(
   maxRuns: number,
   leaseMs: number,
   shards: readonly number[],
+  appVersions: readonly string[] = [],
 ): Promise<RunRow[]> {
   const shardFilter = shards.length > 0 ? sql`AND shard = ANY(${[...shards]}::int[])` : sql``;
+  // A coordinator claims only runs of the versions it carries; the others wait for theirs.
+  const versionFilter =
+    appVersions.length > 0 ? sql`AND coalesce(app_version, '') = ANY(${[...appVersions]}::text[])` : sql``;
   const { rows } = await sql<RunRow>`
     UPDATE runs SET lease_owner = ${owner},
                     lease_expires = now() + ${leaseMs} * interval '1 millisecond',
@@ -138,6 +169,7 @@ export async function claimRuns(
       WHERE status = 'running'
         AND ((ready AND lease_expires IS NULL) OR lease_expires < now())
         ${shardFilter}
+        ${versionFilter}
       ORDER BY ready_at NULLS LAST
       LIMIT ${maxRuns}
       FOR UPDATE SKIP LOCKED)
@@ -179,6 +211,8 @@ export interface LeaseTo {
   runId: string;
   owner: string;
   leaseMs: number;
+  /** Lease only a run of one of these app versions (the owner carries no other); absent or null: any. */
+  appVersions?: readonly string[] | null;
 }
 
 /**
@@ -196,9 +230,11 @@ export async function leaseReadyRuns(db: Db, leases: readonly LeaseTo[]): Promis
                     ready = false,
                     updated_at = now()
     FROM unnest(${leases.map((l) => l.runId)}::uuid[], ${leases.map((l) => l.owner)}::text[],
-                ${leases.map((l) => l.leaseMs)}::int[]) AS t(id, owner, lease_ms)
+                ${leases.map((l) => l.leaseMs)}::int[], ${leases.map((l) => versionsJson(l.appVersions))}::jsonb[])
+      AS t(id, owner, lease_ms, app_versions)
     WHERE runs.id = t.id AND runs.status = 'running' AND runs.ready
       AND (runs.lease_expires IS NULL OR runs.lease_expires < now())
+      AND (t.app_versions IS NULL OR t.app_versions ? coalesce(runs.app_version, ''))
     RETURNING runs.*`.execute(db);
   return rows;
 }
@@ -222,6 +258,28 @@ export async function runningRuns(db: Db, ids: readonly string[]): Promise<RunRo
   const { rows } = await sql<RunRow>`
     SELECT * FROM runs WHERE id = ANY(${[...ids]}::uuid[]) AND status = 'running'`.execute(db);
   return rows;
+}
+
+/**
+ * Marks running runs ready like markReady; returns each with whether a coordinator holds its lease
+ * (a turn in progress: its commit finds the run ready, so nobody needs waking for it).
+ */
+export async function markReadyLeased(db: Db, ids: Iterable<string>): Promise<{ id: string; leased: boolean }[]> {
+  const unique = [...new Set(ids)];
+  if (unique.length === 0) return [];
+  const { rows } = await sql<{ id: string; leased: boolean }>`
+    UPDATE runs SET ready = true, ready_at = CASE WHEN ready THEN ready_at ELSE now() END, updated_at = now()
+    WHERE id = ANY(${unique}::uuid[]) AND status = 'running'
+    RETURNING id, coalesce(lease_expires >= now(), false) AS leased`.execute(db);
+  return rows;
+}
+
+/** The app versions of the given runs. */
+export async function runVersions(db: Db, ids: readonly string[]): Promise<Map<string, string | null>> {
+  if (ids.length === 0) return new Map();
+  const { rows } = await sql<{ id: string; app_version: string | null }>`
+    SELECT id, app_version FROM runs WHERE id = ANY(${[...new Set(ids)]}::uuid[])`.execute(db);
+  return new Map(rows.map((r) => [r.id, r.app_version]));
 }
 
 /** Marks running runs ready (keeping the earlier ready_at of a run already ready); returns their ids. */

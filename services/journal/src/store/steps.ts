@@ -33,12 +33,19 @@ export async function insertSteps(db: Db, steps: readonly NewStepRow[]): Promise
   for (let i = 0; i < steps.length; i += CHUNK) {
     const chunk = steps.slice(i, i + CHUNK);
     const col = <T>(f: (s: NewStepRow) => T) => chunk.map(f);
-    const { rows } = await sql<Pick<StepRow, "id" | "created_at" | "dispatched_at">>`
+    const { rows } = await sql<
+      Pick<StepRow, "id" | "created_at" | "dispatched_at" | "completed_at" | "completion_order">
+    >`
       INSERT INTO steps (id, run_id, generation, seq, name, kind, status, args, wake_at, timeout_at, event_name,
-                         child_workflow_name, child_run_id, dispatch, dispatched_at, shard, traceparent)
-      SELECT t.id, t.run_id, t.generation, t.seq, t.name, t.kind, 'running', t.args, t.wake_at, t.timeout_at,
+                         child_workflow_name, child_run_id, dispatch, dispatched_at, shard, traceparent,
+                         completed_at, completion_order)
+      SELECT t.id, t.run_id, t.generation, t.seq, t.name, t.kind,
+             CASE WHEN t.kind = 'patch' THEN 'completed' ELSE 'running' END, t.args, t.wake_at, t.timeout_at,
              t.event_name, t.child_workflow_name, t.child_run_id,
-             CASE WHEN t.dispatched THEN 1 ELSE 0 END, CASE WHEN t.dispatched THEN now() END, t.shard, t.traceparent
+             CASE WHEN t.dispatched THEN 1 ELSE 0 END, CASE WHEN t.dispatched THEN now() END, t.shard, t.traceparent,
+             -- A PATCH marker is complete as soon as it is journaled.
+             CASE WHEN t.kind = 'patch' THEN now() END,
+             CASE WHEN t.kind = 'patch' THEN nextval('completion_order_seq') END
       FROM unnest(${col((s) => s.id)}::uuid[], ${col((s) => s.runId)}::uuid[], ${col((s) => s.generation)}::int[],
                   ${col((s) => s.seq)}::int[], ${col((s) => s.name)}::text[], ${col((s) => s.kind)}::text[],
                   ${col((s) => s.args)}::bytea[], ${col((s) => s.wakeAt?.toISOString() ?? null)}::timestamptz[],
@@ -48,7 +55,7 @@ export async function insertSteps(db: Db, steps: readonly NewStepRow[]): Promise
         AS t(id, run_id, generation, seq, name, kind, args, wake_at, timeout_at, event_name, child_workflow_name,
              child_run_id, dispatched, shard, traceparent)
       ON CONFLICT (run_id, generation, seq) DO NOTHING
-      RETURNING id, created_at, dispatched_at`.execute(db);
+      RETURNING id, created_at, dispatched_at, completed_at, completion_order`.execute(db);
     const decided = new Map(rows.map((r) => [r.id, r]));
     for (const step of chunk) {
       const row = decided.get(step.id);
@@ -59,7 +66,10 @@ export async function insertSteps(db: Db, steps: readonly NewStepRow[]): Promise
 }
 
 /** The row a fresh insert holds (the column defaults of the steps table). */
-function newStepRow(s: NewStepRow, decided: Pick<StepRow, "created_at" | "dispatched_at">): StepRow {
+function newStepRow(
+  s: NewStepRow,
+  decided: Pick<StepRow, "created_at" | "dispatched_at" | "completed_at" | "completion_order">,
+): StepRow {
   return {
     id: s.id,
     run_id: s.runId,
@@ -67,7 +77,7 @@ function newStepRow(s: NewStepRow, decided: Pick<StepRow, "created_at" | "dispat
     seq: s.seq,
     name: s.name,
     kind: s.kind,
-    status: "running",
+    status: s.kind === "patch" ? "completed" : "running",
     args: s.args,
     result: null,
     error: null,
@@ -77,7 +87,7 @@ function newStepRow(s: NewStepRow, decided: Pick<StepRow, "created_at" | "dispat
     event_name: s.eventName,
     child_workflow_name: s.childWorkflowName,
     child_run_id: s.childRunId,
-    completion_order: null,
+    completion_order: decided.completion_order,
     dispatch: s.dispatched ? 1 : 0,
     dispatched_at: decided.dispatched_at,
     heartbeat_at: null,
@@ -86,7 +96,7 @@ function newStepRow(s: NewStepRow, decided: Pick<StepRow, "created_at" | "dispat
     delivered: false,
     created_at: decided.created_at,
     started_at: null,
-    completed_at: null,
+    completed_at: decided.completed_at,
   };
 }
 

@@ -20,16 +20,18 @@ WORKER_ROLE_EXECUTOR: WorkerRole
 WORKER_ROLE_UNSPECIFIED: WorkerRole
 
 class ClaimRunsRequest(_message.Message):
-    __slots__ = ["lease_ms", "max_runs", "owner", "shards"]
+    __slots__ = ["app_versions", "lease_ms", "max_runs", "owner", "shards"]
+    APP_VERSIONS_FIELD_NUMBER: _ClassVar[int]
     LEASE_MS_FIELD_NUMBER: _ClassVar[int]
     MAX_RUNS_FIELD_NUMBER: _ClassVar[int]
     OWNER_FIELD_NUMBER: _ClassVar[int]
     SHARDS_FIELD_NUMBER: _ClassVar[int]
+    app_versions: _containers.RepeatedScalarFieldContainer[str]
     lease_ms: int
     max_runs: int
     owner: str
     shards: _containers.RepeatedScalarFieldContainer[int]
-    def __init__(self, owner: _Optional[str] = ..., max_runs: _Optional[int] = ..., lease_ms: _Optional[int] = ..., shards: _Optional[_Iterable[int]] = ...) -> None: ...
+    def __init__(self, owner: _Optional[str] = ..., max_runs: _Optional[int] = ..., lease_ms: _Optional[int] = ..., shards: _Optional[_Iterable[int]] = ..., app_versions: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ClaimRunsResponse(_message.Message):
     __slots__ = ["runs"]
@@ -152,18 +154,20 @@ class RecordResultBatchResponse(_message.Message):
     def __init__(self, acks: _Optional[_Iterable[_Union[ResultAck, _Mapping]]] = ...) -> None: ...
 
 class RegisterWorkerRequest(_message.Message):
-    __slots__ = ["app_version", "role", "steps", "worker_id", "workflows"]
+    __slots__ = ["app_version", "leaving", "role", "steps", "worker_id", "workflows"]
     APP_VERSION_FIELD_NUMBER: _ClassVar[int]
+    LEAVING_FIELD_NUMBER: _ClassVar[int]
     ROLE_FIELD_NUMBER: _ClassVar[int]
     STEPS_FIELD_NUMBER: _ClassVar[int]
     WORKER_ID_FIELD_NUMBER: _ClassVar[int]
     WORKFLOWS_FIELD_NUMBER: _ClassVar[int]
     app_version: str
+    leaving: bool
     role: WorkerRole
     steps: _containers.RepeatedCompositeFieldContainer[StepInfo]
     worker_id: str
     workflows: _containers.RepeatedCompositeFieldContainer[WorkflowInfo]
-    def __init__(self, worker_id: _Optional[str] = ..., role: _Optional[_Union[WorkerRole, str]] = ..., app_version: _Optional[str] = ..., workflows: _Optional[_Iterable[_Union[WorkflowInfo, _Mapping]]] = ..., steps: _Optional[_Iterable[_Union[StepInfo, _Mapping]]] = ...) -> None: ...
+    def __init__(self, worker_id: _Optional[str] = ..., role: _Optional[_Union[WorkerRole, str]] = ..., app_version: _Optional[str] = ..., workflows: _Optional[_Iterable[_Union[WorkflowInfo, _Mapping]]] = ..., steps: _Optional[_Iterable[_Union[StepInfo, _Mapping]]] = ..., leaving: bool = ...) -> None: ...
 
 class RegisterWorkerResponse(_message.Message):
     __slots__ = ["shard_count", "subject_prefix"]
@@ -234,14 +238,16 @@ class StepResult(_message.Message):
     def __init__(self, step_id: _Optional[str] = ..., run_id: _Optional[str] = ..., generation: _Optional[int] = ..., attempt: _Optional[int] = ..., result: _Optional[bytes] = ..., failure: _Optional[_Union[_types_pb2.Failure, _Mapping]] = ..., started_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., traceparent: _Optional[str] = ...) -> None: ...
 
 class StreamClaimsRequest(_message.Message):
-    __slots__ = ["credits", "lease_ms", "owner"]
+    __slots__ = ["app_versions", "credits", "lease_ms", "owner"]
+    APP_VERSIONS_FIELD_NUMBER: _ClassVar[int]
     CREDITS_FIELD_NUMBER: _ClassVar[int]
     LEASE_MS_FIELD_NUMBER: _ClassVar[int]
     OWNER_FIELD_NUMBER: _ClassVar[int]
+    app_versions: _containers.RepeatedScalarFieldContainer[str]
     credits: int
     lease_ms: int
     owner: str
-    def __init__(self, owner: _Optional[str] = ..., lease_ms: _Optional[int] = ..., credits: _Optional[int] = ...) -> None: ...
+    def __init__(self, owner: _Optional[str] = ..., lease_ms: _Optional[int] = ..., credits: _Optional[int] = ..., app_versions: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class StreamClaimsResponse(_message.Message):
     __slots__ = ["runs"]

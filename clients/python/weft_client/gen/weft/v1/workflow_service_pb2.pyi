@@ -83,6 +83,58 @@ class ListWorkflowsResponse(_message.Message):
     runs: _containers.RepeatedCompositeFieldContainer[_types_pb2.Run]
     def __init__(self, runs: _Optional[_Iterable[_Union[_types_pb2.Run, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
+class ResetWorkflowRequest(_message.Message):
+    __slots__ = ["app_version", "from_seq", "from_step_name", "reason", "run_id"]
+    APP_VERSION_FIELD_NUMBER: _ClassVar[int]
+    FROM_SEQ_FIELD_NUMBER: _ClassVar[int]
+    FROM_STEP_NAME_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    app_version: str
+    from_seq: int
+    from_step_name: str
+    reason: str
+    run_id: str
+    def __init__(self, run_id: _Optional[str] = ..., from_seq: _Optional[int] = ..., from_step_name: _Optional[str] = ..., app_version: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class ResetWorkflowResponse(_message.Message):
+    __slots__ = ["from_seq", "run"]
+    FROM_SEQ_FIELD_NUMBER: _ClassVar[int]
+    RUN_FIELD_NUMBER: _ClassVar[int]
+    from_seq: int
+    run: _types_pb2.Run
+    def __init__(self, run: _Optional[_Union[_types_pb2.Run, _Mapping]] = ..., from_seq: _Optional[int] = ...) -> None: ...
+
+class RetryFailedRequest(_message.Message):
+    __slots__ = ["app_version", "created_after", "created_before", "dry_run", "error_contains", "page_size", "page_token", "workflow_name"]
+    APP_VERSION_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AFTER_FIELD_NUMBER: _ClassVar[int]
+    CREATED_BEFORE_FIELD_NUMBER: _ClassVar[int]
+    DRY_RUN_FIELD_NUMBER: _ClassVar[int]
+    ERROR_CONTAINS_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    WORKFLOW_NAME_FIELD_NUMBER: _ClassVar[int]
+    app_version: str
+    created_after: _timestamp_pb2.Timestamp
+    created_before: _timestamp_pb2.Timestamp
+    dry_run: bool
+    error_contains: str
+    page_size: int
+    page_token: str
+    workflow_name: str
+    def __init__(self, workflow_name: _Optional[str] = ..., created_after: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., created_before: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., error_contains: _Optional[str] = ..., app_version: _Optional[str] = ..., dry_run: bool = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class RetryFailedResponse(_message.Message):
+    __slots__ = ["count", "next_page_token", "run_ids"]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    RUN_IDS_FIELD_NUMBER: _ClassVar[int]
+    count: int
+    next_page_token: str
+    run_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, count: _Optional[int] = ..., run_ids: _Optional[_Iterable[str]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
 class SendEventRequest(_message.Message):
     __slots__ = ["event_name", "payload", "run_id"]
     EVENT_NAME_FIELD_NUMBER: _ClassVar[int]
@@ -102,16 +154,18 @@ class SendEventResponse(_message.Message):
     def __init__(self, event_id: _Optional[str] = ..., delivered: bool = ...) -> None: ...
 
 class StartWorkflowRequest(_message.Message):
-    __slots__ = ["args", "idempotency_key", "namespace", "workflow_name"]
+    __slots__ = ["app_version", "args", "idempotency_key", "namespace", "workflow_name"]
+    APP_VERSION_FIELD_NUMBER: _ClassVar[int]
     ARGS_FIELD_NUMBER: _ClassVar[int]
     IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
     NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     WORKFLOW_NAME_FIELD_NUMBER: _ClassVar[int]
+    app_version: str
     args: bytes
     idempotency_key: str
     namespace: str
     workflow_name: str
-    def __init__(self, workflow_name: _Optional[str] = ..., args: _Optional[bytes] = ..., idempotency_key: _Optional[str] = ..., namespace: _Optional[str] = ...) -> None: ...
+    def __init__(self, workflow_name: _Optional[str] = ..., args: _Optional[bytes] = ..., idempotency_key: _Optional[str] = ..., namespace: _Optional[str] = ..., app_version: _Optional[str] = ...) -> None: ...
 
 class StartWorkflowResponse(_message.Message):
     __slots__ = ["existing", "run"]

@@ -49,6 +49,16 @@ class WorkflowServiceStub(object):
         request_serializer=weft_dot_v1_dot_workflow__service__pb2.GetHistoryRequest.SerializeToString,
         response_deserializer=weft_dot_v1_dot_workflow__service__pb2.GetHistoryResponse.FromString,
         )
+    self.ResetWorkflow = channel.unary_unary(
+        '/weft.v1.WorkflowService/ResetWorkflow',
+        request_serializer=weft_dot_v1_dot_workflow__service__pb2.ResetWorkflowRequest.SerializeToString,
+        response_deserializer=weft_dot_v1_dot_workflow__service__pb2.ResetWorkflowResponse.FromString,
+        )
+    self.RetryFailed = channel.unary_unary(
+        '/weft.v1.WorkflowService/RetryFailed',
+        request_serializer=weft_dot_v1_dot_workflow__service__pb2.RetryFailedRequest.SerializeToString,
+        response_deserializer=weft_dot_v1_dot_workflow__service__pb2.RetryFailedResponse.FromString,
+        )
 
 
 class WorkflowServiceServicer(object):
@@ -104,6 +114,23 @@ class WorkflowServiceServicer(object):
     context.set_details('Method not implemented!')
     raise NotImplementedError('Method not implemented!')
 
+  def ResetWorkflow(self, request, context):
+    """Starts a new generation of a run that keeps its journal before a step and runs the rest
+    again; results of the old generation that arrive later are ignored. Any status: an ended run
+    becomes running again.
+    """
+    context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+    context.set_details('Method not implemented!')
+    raise NotImplementedError('Method not implemented!')
+
+  def RetryFailed(self, request, context):
+    """Resets failed runs matching a filter, one page per call, each from its first failed step
+    (or, without a failed step, after its last step); dry_run only counts them.
+    """
+    context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+    context.set_details('Method not implemented!')
+    raise NotImplementedError('Method not implemented!')
+
 
 def add_WorkflowServiceServicer_to_server(servicer, server):
   rpc_method_handlers = {
@@ -141,6 +168,16 @@ def add_WorkflowServiceServicer_to_server(servicer, server):
           servicer.GetHistory,
           request_deserializer=weft_dot_v1_dot_workflow__service__pb2.GetHistoryRequest.FromString,
           response_serializer=weft_dot_v1_dot_workflow__service__pb2.GetHistoryResponse.SerializeToString,
+      ),
+      'ResetWorkflow': grpc.unary_unary_rpc_method_handler(
+          servicer.ResetWorkflow,
+          request_deserializer=weft_dot_v1_dot_workflow__service__pb2.ResetWorkflowRequest.FromString,
+          response_serializer=weft_dot_v1_dot_workflow__service__pb2.ResetWorkflowResponse.SerializeToString,
+      ),
+      'RetryFailed': grpc.unary_unary_rpc_method_handler(
+          servicer.RetryFailed,
+          request_deserializer=weft_dot_v1_dot_workflow__service__pb2.RetryFailedRequest.FromString,
+          response_serializer=weft_dot_v1_dot_workflow__service__pb2.RetryFailedResponse.SerializeToString,
       ),
   }
   generic_handler = grpc.method_handlers_generic_handler(

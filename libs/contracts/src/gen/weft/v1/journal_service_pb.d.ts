@@ -84,6 +84,13 @@ export declare type RegisterWorkerRequest = Message<"weft.v1.RegisterWorkerReque
    * @generated from field: repeated weft.v1.StepInfo steps = 5;
    */
   steps: StepInfo[];
+
+  /**
+   * The worker is stopping: a coordinator's app_version no longer counts as carried by it.
+   *
+   * @generated from field: bool leaving = 30;
+   */
+  leaving: boolean;
 };
 
 /**
@@ -140,6 +147,14 @@ export declare type ClaimRunsRequest = Message<"weft.v1.ClaimRunsRequest"> & {
    * @generated from field: repeated uint32 shards = 4;
    */
   shards: number[];
+
+  /**
+   * Claim only runs whose app_version is one of these (a run without a version matches "");
+   * empty means any version. Coordinators send the version of the app they carry.
+   *
+   * @generated from field: repeated string app_versions = 30;
+   */
+  appVersions: string[];
 };
 
 /**
@@ -487,6 +502,14 @@ export declare type StreamClaimsRequest = Message<"weft.v1.StreamClaimsRequest">
    * @generated from field: uint32 credits = 3;
    */
   credits: number;
+
+  /**
+   * First message: push only runs of these app versions (the one the coordinator carries; "" for
+   * runs without a version). Empty: runs of any version.
+   *
+   * @generated from field: repeated string app_versions = 30;
+   */
+  appVersions: string[];
 };
 
 /**

@@ -425,6 +425,13 @@ export enum StepKind {
    * @generated from enum value: STEP_KIND_ON_COMPLETE = 7;
    */
   ON_COMPLETE = 7,
+
+  /**
+   * A ctx.patched()/deprecatePatch() marker: journaled completed with the turn, never executed.
+   *
+   * @generated from enum value: STEP_KIND_PATCH = 8;
+   */
+  PATCH = 8,
 }
 
 /**

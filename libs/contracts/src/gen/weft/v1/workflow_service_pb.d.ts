@@ -42,6 +42,14 @@ export declare type StartWorkflowRequest = Message<"weft.v1.StartWorkflowRequest
    * @generated from field: string namespace = 20;
    */
   namespace: string;
+
+  /**
+   * Pin the run to this app version (one a coordinator has registered for the workflow). Empty:
+   * the journal picks the newest version a live coordinator carries.
+   *
+   * @generated from field: string app_version = 30;
+   */
+  appVersion: string;
 };
 
 /**
@@ -380,6 +388,165 @@ export declare type GetHistoryResponse = Message<"weft.v1.GetHistoryResponse"> &
 export declare const GetHistoryResponseSchema: GenMessage<GetHistoryResponse>;
 
 /**
+ * @generated from message weft.v1.ResetWorkflowRequest
+ */
+export declare type ResetWorkflowRequest = Message<"weft.v1.ResetWorkflowRequest"> & {
+  /**
+   * @generated from field: string run_id = 1;
+   */
+  runId: string;
+
+  /**
+   * Seq of the first step to run again (1 = from the start); steps before it keep their outcomes.
+   * At most the run's last seq + 1 (keep the whole journal and replay it again).
+   *
+   * @generated from field: uint32 from_seq = 2;
+   */
+  fromSeq: number;
+
+  /**
+   * Instead of from_seq: the first step of the current generation with this name.
+   *
+   * @generated from field: string from_step_name = 3;
+   */
+  fromStepName: string;
+
+  /**
+   * Move the run to this app version (one registered for the workflow); empty keeps its version.
+   *
+   * @generated from field: string app_version = 4;
+   */
+  appVersion: string;
+
+  /**
+   * @generated from field: string reason = 5;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message weft.v1.ResetWorkflowRequest.
+ * Use `create(ResetWorkflowRequestSchema)` to create a new message.
+ */
+export declare const ResetWorkflowRequestSchema: GenMessage<ResetWorkflowRequest>;
+
+/**
+ * @generated from message weft.v1.ResetWorkflowResponse
+ */
+export declare type ResetWorkflowResponse = Message<"weft.v1.ResetWorkflowResponse"> & {
+  /**
+   * The run as of the reset: running, with its new generation.
+   *
+   * @generated from field: weft.v1.Run run = 1;
+   */
+  run?: Run | undefined;
+
+  /**
+   * Seq of the first step that runs again.
+   *
+   * @generated from field: uint32 from_seq = 2;
+   */
+  fromSeq: number;
+};
+
+/**
+ * Describes the message weft.v1.ResetWorkflowResponse.
+ * Use `create(ResetWorkflowResponseSchema)` to create a new message.
+ */
+export declare const ResetWorkflowResponseSchema: GenMessage<ResetWorkflowResponse>;
+
+/**
+ * @generated from message weft.v1.RetryFailedRequest
+ */
+export declare type RetryFailedRequest = Message<"weft.v1.RetryFailedRequest"> & {
+  /**
+   * @generated from field: string workflow_name = 1;
+   */
+  workflowName: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp created_after = 2;
+   */
+  createdAfter?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp created_before = 3;
+   */
+  createdBefore?: Timestamp | undefined;
+
+  /**
+   * Only runs whose error message contains this text (case-insensitive).
+   *
+   * @generated from field: string error_contains = 4;
+   */
+  errorContains: string;
+
+  /**
+   * Move the runs to this app version; empty keeps each run's version.
+   *
+   * @generated from field: string app_version = 5;
+   */
+  appVersion: string;
+
+  /**
+   * Count the matching runs and change nothing.
+   *
+   * @generated from field: bool dry_run = 6;
+   */
+  dryRun: boolean;
+
+  /**
+   * Runs reset per call: 0 means the default; negative or above the maximum is an error.
+   *
+   * @generated from field: int32 page_size = 7;
+   */
+  pageSize: number;
+
+  /**
+   * @generated from field: string page_token = 8;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message weft.v1.RetryFailedRequest.
+ * Use `create(RetryFailedRequestSchema)` to create a new message.
+ */
+export declare const RetryFailedRequestSchema: GenMessage<RetryFailedRequest>;
+
+/**
+ * @generated from message weft.v1.RetryFailedResponse
+ */
+export declare type RetryFailedResponse = Message<"weft.v1.RetryFailedResponse"> & {
+  /**
+   * dry_run: how many runs match the filter in all; otherwise how many this call reset.
+   *
+   * @generated from field: uint32 count = 1;
+   */
+  count: number;
+
+  /**
+   * The runs this call reset (empty on a dry run).
+   *
+   * @generated from field: repeated string run_ids = 2;
+   */
+  runIds: string[];
+
+  /**
+   * Empty when no matching run is left after this page.
+   *
+   * @generated from field: string next_page_token = 3;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message weft.v1.RetryFailedResponse.
+ * Use `create(RetryFailedResponseSchema)` to create a new message.
+ */
+export declare const RetryFailedResponseSchema: GenMessage<RetryFailedResponse>;
+
+/**
  * @generated from service weft.v1.WorkflowService
  */
 export declare const WorkflowService: GenService<{
@@ -450,6 +617,29 @@ export declare const WorkflowService: GenService<{
     methodKind: "unary";
     input: typeof GetHistoryRequestSchema;
     output: typeof GetHistoryResponseSchema;
+  },
+  /**
+   * Starts a new generation of a run that keeps its journal before a step and runs the rest
+   * again; results of the old generation that arrive later are ignored. Any status: an ended run
+   * becomes running again.
+   *
+   * @generated from rpc weft.v1.WorkflowService.ResetWorkflow
+   */
+  resetWorkflow: {
+    methodKind: "unary";
+    input: typeof ResetWorkflowRequestSchema;
+    output: typeof ResetWorkflowResponseSchema;
+  },
+  /**
+   * Resets failed runs matching a filter, one page per call, each from its first failed step
+   * (or, without a failed step, after its last step); dry_run only counts them.
+   *
+   * @generated from rpc weft.v1.WorkflowService.RetryFailed
+   */
+  retryFailed: {
+    methodKind: "unary";
+    input: typeof RetryFailedRequestSchema;
+    output: typeof RetryFailedResponseSchema;
   },
 }>;
 
