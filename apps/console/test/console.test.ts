@@ -239,7 +239,7 @@ describe(`console in chromium against a real stack`, () => {
     await expect.poll(() => row.locator("td").nth(4).textContent(), { timeout: 15_000 }).toBe("1");
     expect(await row.locator("td").nth(8).textContent()).not.toBe("none");
     expect(await page.locator("table.shards-table tbody tr").count()).toBeGreaterThan(0);
-    await page.locator(".versions-note", { hasText: "carried" }).waitFor();
+    await page.getByRole("heading", { name: "Versions" }).waitFor();
     await expect.poll(() => page.getByTestId("diagnose-summary").textContent()).toMatch(/ready runs, oldest ready/);
     await shot("diagnose");
     await client.cancelWorkflow({ runId: run.id, reason: "test over" });
