@@ -15,9 +15,9 @@ import { ensureTaskStream } from "../src/task-stream.ts";
 const authConf = readFileSync(fileURLToPath(new URL("../../../deploy/nats/auth.conf", import.meta.url)), "utf8");
 const PREFIX = "weft"; // auth.conf grants subjects of the default prefix
 const passwords = {
-  journal: randomBytes(12).toString("hex"),
-  executor: randomBytes(12).toString("hex"),
-  coordinator: randomBytes(12).toString("hex"),
+  journal: `p${randomBytes(12).toString("hex")}`,
+  executor: `p${randomBytes(12).toString("hex")}`,
+  coordinator: `p${randomBytes(12).toString("hex")}`,
 };
 
 let server: PrivateNatsServer;

@@ -220,7 +220,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         env: m.env,
         onLine: (line) => {
           file.write(`${line}\n`);
-          if (line.includes("turn fenced")) fencedLogLines++;
+          if (line.includes("turn fenced")) {
+            fencedLogLines++;
+            fencedLines.push({ name, at: Date.now() });
+          }
         },
         readyTimeoutMs: 60_000,
       });
@@ -228,6 +231,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       return { ...m, name, proc };
     };
     let fencedLogLines = 0;
+    /** Each coordinator log line reporting a fenced turn: which process, when. */
+    const fencedLines: { name: string; at: number }[] = [];
     let launches = 0;
     const spawnMember = async (
       kind: ServiceName,
@@ -296,6 +301,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
               ["duplicate", /^weft_journal_results_total\{[^}]*status="duplicate"[^}]*\} (\d+)/m],
               ["stale", /^weft_journal_results_total\{[^}]*status="stale"[^}]*\} (\d+)/m],
               ["fenced", /^weft_coordinator_turns_total\{[^}]*status="fenced"[^}]*\} (\d+)/m],
+              // A late turn of a run that ended meanwhile is turned away as NOT_RUNNING.
+              ["not_running", /^weft_coordinator_turns_total\{[^}]*status="not_running"[^}]*\} (\d+)/m],
             ] as const) {
               const match = re.exec(text);
               if (!match) continue;
@@ -628,7 +635,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       const after = (metric: string) =>
         counterEvents
           .filter((e) => e.metric === metric && e.at >= f.at && e.at <= f.recoveredAt + 10_000)
-          .filter((e) => metric !== "fenced" || e.pid === pid)
+          .filter((e) => (metric !== "fenced" && metric !== "not_running") || e.pid === pid)
           .reduce((n, e) => n + e.delta, 0);
       if (f.kind === "pause-executor") {
         f.rejectedLateWrites = after("duplicate") + after("stale");
@@ -636,7 +643,13 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
           violations.push("the paused executor's late results left no trace of being rejected");
       }
       if (f.kind === "pause-coordinator") {
-        f.rejectedLateWrites = after("fenced");
+        // The coordinator's own word, from its metrics (scraped each second) or its log lines
+        // (a process killed soon after may never be scraped again).
+        const victim = pid === undefined ? undefined : everyPid.get(pid);
+        const logged = fencedLines.filter(
+          (l) => l.name === victim && l.at >= f.at && l.at <= f.recoveredAt + 10_000,
+        ).length;
+        f.rejectedLateWrites = Math.max(after("fenced"), logged) + after("not_running");
         if (f.rejectedLateWrites === 0) violations.push("the paused coordinator's late turn was not seen being fenced");
       }
     }
