@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { encodePayload, RunStatus, WorkflowService } from "@weft/contracts";
+import { bearerInterceptor } from "@weft/runtime";
 import { type Stack, startStack } from "@weft/stack";
 import { createTestEnvironment } from "@weft/testkit";
 import { SingleBar } from "cli-progress";
@@ -138,12 +139,7 @@ async function runPhase(stack: Stack, db: pg.Pool, phase: Phase) {
     WorkflowService,
     createGrpcTransport({
       baseUrl: stack.journalUrl,
-      interceptors: [
-        (next) => (req) => {
-          if (stack.token) req.header.set("authorization", `Bearer ${stack.token}`);
-          return next(req);
-        },
-      ],
+      interceptors: [bearerInterceptor(stack.token)],
     }),
   );
   const groups = [

@@ -5,6 +5,7 @@ import { fileURLToPath } from "node:url";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { encodePayload, RunStatus, WorkflowService } from "@weft/contracts";
+import { bearerInterceptor } from "@weft/runtime";
 import { startStack } from "@weft/stack";
 import { createTestEnvironment, startOtlpCollector } from "@weft/testkit";
 
@@ -30,12 +31,7 @@ try {
     WorkflowService,
     createGrpcTransport({
       baseUrl: stack.journalUrl,
-      interceptors: [
-        (next) => (req) => {
-          if (stack.token) req.header.set("authorization", `Bearer ${stack.token}`);
-          return next(req);
-        },
-      ],
+      interceptors: [bearerInterceptor(stack.token)],
     }),
   );
   const ids: string[] = [];

@@ -16,6 +16,7 @@ import {
   StartWorkflowRequestSchema,
   WorkflowService,
 } from "@weft/contracts";
+import { bearerInterceptor } from "@weft/runtime";
 import { type Stack, type StackOptions, startStack } from "@weft/stack";
 import { createTestEnvironment, type TestEnvironment } from "@weft/testkit";
 import pg from "pg";
@@ -68,12 +69,7 @@ export async function startHarness(
     WorkflowService,
     createGrpcTransport({
       baseUrl: stack.journalUrl,
-      interceptors: [
-        (next) => (req) => {
-          if (stack.token) req.header.set("authorization", `Bearer ${stack.token}`);
-          return next(req);
-        },
-      ],
+      interceptors: [bearerInterceptor(stack.token)],
     }),
   );
   const pool = new pg.Pool({ connectionString: env.databaseUrl, max: 2 });

@@ -284,13 +284,7 @@ export async function runVersions(db: Db, ids: readonly string[]): Promise<Map<s
 
 /** Marks running runs ready (keeping the earlier ready_at of a run already ready); returns their ids. */
 export async function markReady(db: Db, ids: Iterable<string>): Promise<string[]> {
-  const unique = [...new Set(ids)];
-  if (unique.length === 0) return [];
-  const { rows } = await sql<{ id: string }>`
-    UPDATE runs SET ready = true, ready_at = CASE WHEN ready THEN ready_at ELSE now() END, updated_at = now()
-    WHERE id = ANY(${unique}::uuid[]) AND status = 'running'
-    RETURNING id`.execute(db);
-  return rows.map((r) => r.id);
+  return (await markReadyLeased(db, ids)).map((r) => r.id);
 }
 
 /** Bumps updated_at so that watchers and lists see a change that only touched steps. */
