@@ -11,7 +11,7 @@ import { createLogger } from "@weft/runtime";
 import { createTestEnvironment, isolatedName, type TestEnvironment, testAdminUrl } from "@weft/testkit";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { type RunningJournal, startJournal } from "../src/index.ts";
+import { type JournalConfig, type RunningJournal, startJournal } from "../src/index.ts";
 import { eventually } from "./harness.ts";
 
 const owner = isolatedName("lp owner");
@@ -85,6 +85,23 @@ afterAll(async () => {
   await admin(`DROP ROLE IF EXISTS "${owner}"`);
 });
 
+/** The journal connected as the runtime role, which may not migrate (the migrate job did). */
+function runtimeConfig(dbPoolSize: number): JournalConfig {
+  return {
+    databaseUrl: urlAs(runtime),
+    natsUrl: env.natsUrl,
+    prefix: env.prefix,
+    host: "127.0.0.1",
+    port: 0,
+    shards: 2,
+    maxPayloadBytes: 1 << 20,
+    dispatchTimeoutMs: 60_000,
+    pageSizeMax: 100,
+    dbPoolSize,
+    migrateOnStart: false,
+  };
+}
+
 describe("the journal's runtime role", () => {
   test("is refused every DDL statement and TRUNCATE", async () => {
     const refused = async (text: string) => {
@@ -106,22 +123,7 @@ describe("the journal's runtime role", () => {
   });
 
   test("runs the journal: start, claim, commit a step, record its result, complete, event, cancel", async () => {
-    journal = await startJournal(
-      {
-        databaseUrl: urlAs(runtime),
-        natsUrl: env.natsUrl,
-        prefix: env.prefix,
-        host: "127.0.0.1",
-        port: 0,
-        shards: 2,
-        maxPayloadBytes: 1 << 20,
-        dispatchTimeoutMs: 60_000,
-        pageSizeMax: 100,
-        dbPoolSize: 2,
-        migrateOnStart: false,
-      },
-      { logger: createLogger("journal-least-privilege", "warn") },
-    );
+    journal = await startJournal(runtimeConfig(2), { logger: createLogger("journal-least-privilege", "warn") });
     const transport = createGrpcTransport({ baseUrl: `http://127.0.0.1:${journal.port}` });
     const workflows = createClient(WorkflowService, transport);
     const internal = createClient(JournalService, transport);
@@ -185,22 +187,7 @@ describe("the journal's runtime role", () => {
     await c.query("DELETE FROM kysely_migration WHERE name = '030-namespaces'");
     await c.end();
     await expect(
-      startJournal(
-        {
-          databaseUrl: urlAs(runtime),
-          natsUrl: env.natsUrl,
-          prefix: env.prefix,
-          host: "127.0.0.1",
-          port: 0,
-          shards: 2,
-          maxPayloadBytes: 1 << 20,
-          dispatchTimeoutMs: 60_000,
-          pageSizeMax: 100,
-          dbPoolSize: 1,
-          migrateOnStart: false,
-        },
-        { logger: createLogger("journal-least-privilege", "silent") },
-      ),
+      startJournal(runtimeConfig(1), { logger: createLogger("journal-least-privilege", "silent") }),
     ).rejects.toThrow("the database lacks migrations 030-namespaces; run the migrate job (as the owner role) first");
   });
 });
