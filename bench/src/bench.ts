@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { encodePayload, RunStatus, WorkflowService } from "@weft/contracts";
+import { encodePayload, WorkflowService } from "@weft/contracts";
 import { bearerInterceptor } from "@weft/runtime";
 import { type Stack, startStack } from "@weft/stack";
 import { createTestEnvironment } from "@weft/testkit";
@@ -181,9 +181,10 @@ async function runPhase(stack: Stack, db: pg.Pool, phase: Phase) {
   const closedLoop = async () => {
     while (next < n) {
       const id = await submitOne(next++);
-      for await (const update of client.watchWorkflow({ runId: id })) {
-        if (update.run && update.run.status !== RunStatus.RUNNING) break;
-      }
+      // Read to the stream's end (the journal ends it after the final status): breaking out
+      // would reset a stream per run, and HTTP/2 servers close connections that reset streams
+      // faster than 33/s after a burst of 1,000 (GOAWAY).
+      for await (const update of client.watchWorkflow({ runId: id })) void update;
     }
   };
   const submitting = phase.inFlight

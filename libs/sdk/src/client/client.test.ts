@@ -202,13 +202,48 @@ describe("client", () => {
           steps: [create(StepSchema, { seq: 1, name: "extract", kind: StepKind.ACTION })],
         };
         yield { run: protoRun(RunStatus.COMPLETED, { result: encodePayload(1) }) };
-        yield { run: protoRun(RunStatus.COMPLETED) }; // never read: the run had ended
+        yield { run: protoRun(RunStatus.COMPLETED) }; // read to the end, not yielded: the run had ended
       },
     });
     const seen = [];
     for await (const run of client.watch("run-1", { includeSteps: true })) seen.push(run);
     expect(seen.map((r) => r.status)).toEqual(["running", "completed"]);
     expect(seen[0]!.steps!.map((s) => `${s.kind}:${s.name}`)).toEqual(["action:extract"]);
+  });
+
+  it("watch() reads the stream to its end after the final status instead of resetting it", async () => {
+    // A reset per finished watch trips HTTP/2 servers' stream-reset limit (GOAWAY for the whole
+    // connection), so the stream must end the server's way even when the caller stops reading.
+    const ends: string[] = [];
+    const client = clientWith({
+      async *watchWorkflow() {
+        try {
+          yield { run: protoRun(RunStatus.RUNNING) };
+          yield { run: protoRun(RunStatus.COMPLETED, { result: encodePayload(1) }) };
+          ends.push("ended");
+        } finally {
+          if (ends.length === 0) ends.push("cancelled");
+        }
+      },
+    });
+    for await (const run of client.watch("run-1")) if (run.status === "completed") break;
+    expect(ends).toEqual(["ended"]);
+    await expect(client.result("run-1")).resolves.toBe(1);
+    expect(ends).toEqual(["ended", "ended"]);
+  });
+
+  it("watch() cancels a stream that stays open after the final status", async () => {
+    let cancelled = false;
+    const client = clientWith({
+      async *watchWorkflow(_req, ctx) {
+        yield { run: protoRun(RunStatus.COMPLETED, { result: encodePayload(2) }) };
+        // A server that never ends the stream: only the client's cancel ends the call.
+        await new Promise((resolve) => ctx.signal.addEventListener("abort", resolve));
+        cancelled = true;
+      },
+    });
+    await expect(client.result("run-1")).resolves.toBe(2);
+    expect(cancelled).toBe(true);
   });
 
   it("list(), listAll(), cancel(), sendEvent() and history() map requests and responses", async () => {

@@ -180,18 +180,53 @@ export function createWeftClient(options: WeftClientOptions): WeftClient {
     return o;
   };
 
+  /**
+   * Reads a stream to its end, or cancels the call (`cancel`) if the end does not come within a
+   * second.
+   */
+  async function finish(stream: AsyncIterator<unknown>, cancel: AbortController): Promise<void> {
+    const timer = new AbortController();
+    // Settles as "cancelled" when the timer is stopped, after the race is over.
+    const timeout = delay(1_000, "timeout" as const, { signal: timer.signal }).catch(() => "cancelled" as const);
+    try {
+      for (;;) {
+        const next = await Promise.race([stream.next(), timeout]);
+        if (typeof next === "string") {
+          cancel.abort();
+          return;
+        }
+        if (next.done) return;
+      }
+    } catch {
+      // The final status has arrived; how the stream ended after it does not matter.
+    } finally {
+      timer.abort();
+    }
+  }
+
   async function* watch(runId: string, opts: WatchOptions = {}): AsyncGenerator<WatchedRun> {
     const { signal, includeSteps = false } = opts;
     let failures = 0;
     for (;;) {
       try {
-        for await (const msg of rpc.watchWorkflow({ runId, includeSteps }, call(signal))) {
+        const cancel = new AbortController();
+        const callSignal = signal ? AbortSignal.any([signal, cancel.signal]) : cancel.signal;
+        const stream = rpc.watchWorkflow({ runId, includeSteps }, call(callSignal))[Symbol.asyncIterator]();
+        for (let next = await stream.next(); !next.done; next = await stream.next()) {
           failures = 0;
+          const msg = next.value;
           if (!msg.run) continue;
           const run: WatchedRun = decodeRun(msg.run);
           if (includeSteps) run.steps = msg.steps.map(decodeStep);
+          if (isFinalStatus(run.status)) {
+            // The server ends the stream right after the final status: read that end rather than
+            // reset the stream. A client that resets streams faster than HTTP/2 servers allow
+            // (nghttp2: bursts of 1,000, then 33/s) gets its whole connection closed (GOAWAY).
+            await finish(stream, cancel);
+            yield run;
+            return;
+          }
           yield run;
-          if (isFinalStatus(run.status)) return;
         }
         // The stream ended before the run did (server restart, proxy timeout): reconnect.
       } catch (err) {
