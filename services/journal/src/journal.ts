@@ -2,7 +2,7 @@
 // timers; stop() undoes it in reverse order.
 
 import type { ServiceImpl } from "@connectrpc/connect";
-import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { jetstreamManager } from "@nats-io/jetstream";
 import { JournalService, OperatorService, WorkflowService } from "@weft/contracts";
 import { authInterceptor, connectNats, createLogger, type Logger, startServer } from "@weft/runtime";
 import { metricsHandler, serverTraceInterceptor } from "@weft/telemetry";
@@ -84,7 +84,7 @@ export async function startJournal(config: JournalConfig, options: JournalOption
       config,
       logger,
       notifier: new Notifier(nc, config.prefix),
-      publisher: new TaskPublisher(jetstream(nc), config.prefix, logger, metrics),
+      publisher: new TaskPublisher(nc, config.prefix, logger, metrics),
       metrics,
       claims: new ClaimHub(),
       dbAttributes: databaseAttributes(config.databaseUrl),

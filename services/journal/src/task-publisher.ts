@@ -4,11 +4,11 @@
 // PRODUCER span `publish <step name>` in the step's trace (parent: its persisted traceparent, the
 // turn that journaled it), and the message headers carry that span's context to the executor.
 import { create, toBinary } from "@bufbuild/protobuf";
-import type { JetStreamClient } from "@nats-io/jetstream";
-import { headers } from "@nats-io/transport-node";
+import { headers, type NatsConnection } from "@nats-io/transport-node";
 import { StepTaskSchema, toTimestamp } from "@weft/contracts";
 import { type Logger, taskSubject } from "@weft/runtime";
 import { context, contextFromTraceparent, injectContext, SpanKind, SpanStatusCode, trace } from "@weft/telemetry";
+import { AckedPublisher } from "./acked-publisher.ts";
 import type { StepRow } from "./db.ts";
 import { stepKindToProto } from "./messages.ts";
 import type { JournalMetrics } from "./metrics.ts";
@@ -20,13 +20,13 @@ export interface TaskToPublish {
 }
 
 export class TaskPublisher {
-  private readonly js: JetStreamClient;
+  private readonly acked: AckedPublisher;
   private readonly prefix: string;
   private readonly logger: Logger;
   private readonly metrics: JournalMetrics;
 
-  constructor(js: JetStreamClient, prefix: string, logger: Logger, metrics: JournalMetrics) {
-    this.js = js;
+  constructor(nc: NatsConnection, prefix: string, logger: Logger, metrics: JournalMetrics) {
+    this.acked = new AckedPublisher(nc);
     this.prefix = prefix;
     this.logger = logger;
     this.metrics = metrics;
@@ -48,6 +48,7 @@ export class TaskPublisher {
   /** Waits for every dispatched publish (at shutdown, before the NATS connection drains). */
   async settle(): Promise<void> {
     while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+    this.acked.close();
   }
 
   /** Publishes all tasks concurrently; resolves with the number that failed (never rejects). */
@@ -115,7 +116,7 @@ export class TaskPublisher {
     // Tracing off here: still hand the step's own context on, so the executor joins the run's trace.
     if (!h.has("traceparent") && step.traceparent) h.set("traceparent", step.traceparent);
     try {
-      return await this.js.publish(subject, data, { msgID, headers: h });
+      return await this.acked.publish(subject, data, msgID, h);
     } catch (err) {
       span.recordException(err as Error);
       span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
