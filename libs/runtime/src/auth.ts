@@ -32,6 +32,7 @@ export const rpcAccess: Readonly<Record<string, Access>> = {
   "grpc.health.v1.Health/Check": "open",
   "grpc.health.v1.Health/Watch": "open",
   "weft.v1.WorkflowService/StartWorkflow": "write",
+  "weft.v1.WorkflowService/StartWorkflows": "write",
   "weft.v1.WorkflowService/GetWorkflow": "read",
   "weft.v1.WorkflowService/ListWorkflows": "read",
   "weft.v1.WorkflowService/CancelWorkflow": "write",

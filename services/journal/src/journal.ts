@@ -25,7 +25,7 @@ import { registerWorker } from "./register-worker.ts";
 import { resetWorkflow, retryFailed } from "./reset-workflow.ts";
 import { Retention } from "./retention.ts";
 import { sendEvent } from "./send-event.ts";
-import { StartBatcher, startWorkflow } from "./start-workflow.ts";
+import { StartBatcher, startWorkflow, startWorkflows } from "./start-workflow.ts";
 import { ensureShards } from "./store/leases.ts";
 import { Sweeper } from "./sweeper.ts";
 import { TaskPublisher } from "./task-publisher.ts";
@@ -96,6 +96,7 @@ export async function startJournal(config: JournalConfig, options: JournalOption
     const watches = new WatchCounter(limits.maxWatchesPerClient);
     const workflowService: ServiceImpl<typeof WorkflowService> = {
       startWorkflow: (req, ctx) => startWorkflow(j, starts, req, ctx),
+      startWorkflows: (req, ctx) => startWorkflows(j, starts, req, ctx),
       getWorkflow: (req, ctx) => getWorkflow(j, req, ctx),
       listWorkflows: (req, ctx) => listWorkflows(j, req, ctx),
       cancelWorkflow: (req, ctx) => cancelWorkflow(j, req, ctx),

@@ -9,7 +9,14 @@
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
 import { ROOT_CONTEXT } from "@opentelemetry/api";
-import { type StartWorkflowRequest, type StartWorkflowResponse, StartWorkflowResponseSchema } from "@weft/contracts";
+import {
+  type StartWorkflowRequest,
+  type StartWorkflowResponse,
+  StartWorkflowResponseSchema,
+  type StartWorkflowsRequest,
+  type StartWorkflowsResponse,
+  StartWorkflowsResponseSchema,
+} from "@weft/contracts";
 import { shardOf } from "@weft/runtime";
 import { context, currentTraceparent, SpanKind, SpanStatusCode } from "@weft/telemetry";
 import { deliverPushed, firstClaim } from "./claims.ts";
@@ -19,11 +26,11 @@ import type { RunRow } from "./db.ts";
 import { uuidv7 } from "./ids.ts";
 import { runToProto, toBytea } from "./messages.ts";
 import { namespaceForStart, principalOf } from "./namespaces.ts";
-import { getRunByIdempotencyKey, insertRootRuns, type NewRootRun } from "./store/runs.ts";
+import { getRunByIdempotencyKey, insertRootRuns, type NewRootRun, runsByIdempotencyKeys } from "./store/runs.ts";
 import { isVersionRegistered } from "./store/versions.ts";
 import { getWorkflowDefs } from "./store/workflow-defs.ts";
 import { tracer } from "./telemetry.ts";
-import { notFound, optionalText, requireJson, requireName } from "./validation.ts";
+import { notFound, optionalText, requireCount, requireJson, requireName } from "./validation.ts";
 
 const MAX_BATCH = 1000;
 
@@ -106,20 +113,21 @@ export class StartBatcher {
   }
 }
 
-export async function startWorkflow(
-  j: JournalContext,
-  batcher: StartBatcher,
-  req: StartWorkflowRequest,
-  ctx: HandlerContext,
-): Promise<StartWorkflowResponse> {
+/** A start checked and ready to insert. */
+interface PreparedStart {
+  run: NewRootRun;
+  name: string;
+  namespace: string;
+  idempotencyKey: string | undefined;
+}
+
+/** Checks a start (every error names its field) and builds its run; inserts nothing. */
+function prepareStart(j: JournalContext, req: StartWorkflowRequest, ctx: HandlerContext): PreparedStart {
   const name = requireName("workflow_name", req.workflowName);
   const args = requireJson("args", req.args, j.config.maxPayloadBytes);
   const idempotencyKey = optionalText("idempotency_key", req.idempotencyKey, 512);
   const namespace = namespaceForStart(principalOf(ctx), req.namespace);
   const appVersion = optionalText("app_version", req.appVersion, 256);
-  if (appVersion !== undefined && !(await isVersionRegistered(j.db, name, appVersion))) {
-    throw notFound("app_version", `no coordinator has registered version "${appVersion}" of workflow "${name}"`);
-  }
   const id = uuidv7();
   const run: NewRootRun = {
     id,
@@ -133,11 +141,27 @@ export async function startWorkflow(
     // tracing off here, the client's own context is kept.
     traceparent: currentTraceparent() || ctx.requestHeader.get("traceparent"),
   };
-  const inserted = await insertTraced(j, batcher, run);
+  return { run, name, namespace, idempotencyKey };
+}
+
+async function requireVersion(j: JournalContext, start: PreparedStart): Promise<void> {
+  const version = start.run.appVersion;
+  if (version !== null && !(await isVersionRegistered(j.db, start.name, version))) {
+    throw notFound("app_version", `no coordinator has registered version "${version}" of workflow "${start.name}"`);
+  }
+}
+
+/** The answer for a start once its insert is done (`inserted` undefined: the batch skipped it). */
+async function finishStart(
+  j: JournalContext,
+  start: PreparedStart,
+  inserted: RunRow | undefined,
+): Promise<StartWorkflowResponse> {
   if (inserted) {
     j.metrics.runsStarted.inc({ kind: "root" });
     return create(StartWorkflowResponseSchema, { run: runToProto(inserted), existing: false });
   }
+  const { name, namespace, idempotencyKey } = start;
   // Not inserted: the workflow is not registered, or the idempotency key belongs to another run.
   const def = (await getWorkflowDefs(j.db, [name])).get(name);
   if (!def) throw notFound("workflow_name", `no worker has registered workflow "${name}"`);
@@ -152,6 +176,94 @@ export async function startWorkflow(
     );
   }
   return create(StartWorkflowResponseSchema, { run: runToProto(existing), existing: true });
+}
+
+export async function startWorkflow(
+  j: JournalContext,
+  batcher: StartBatcher,
+  req: StartWorkflowRequest,
+  ctx: HandlerContext,
+): Promise<StartWorkflowResponse> {
+  const start = prepareStart(j, req, ctx);
+  await requireVersion(j, start);
+  return finishStart(j, start, await insertTraced(j, batcher, start.run));
+}
+
+export const MAX_STARTS = 1000;
+
+/** Runs `check`, naming `prefix` in front of the field its error names. */
+async function inField<T>(prefix: string, check: () => T | Promise<T>): Promise<T> {
+  try {
+    return await check();
+  } catch (err) {
+    if (err instanceof ConnectError) throw new ConnectError(`${prefix}.${err.rawMessage}`, err.code);
+    throw err;
+  }
+}
+
+/**
+ * StartWorkflows: every start is checked before any is inserted (workflow registered, versions,
+ * keys that belong to another workflow's run), so bad input starts nothing; then all of them go
+ * into the same group commit as single starts.
+ */
+export async function startWorkflows(
+  j: JournalContext,
+  batcher: StartBatcher,
+  req: StartWorkflowsRequest,
+  ctx: HandlerContext,
+): Promise<StartWorkflowsResponse> {
+  requireCount("starts", req.starts.length, 0, MAX_STARTS);
+  const starts: PreparedStart[] = [];
+  for (const [i, r] of req.starts.entries()) starts.push(await inField(`starts[${i}]`, () => prepareStart(j, r, ctx)));
+  const defs = await getWorkflowDefs(j.db, [...new Set(starts.map((s) => s.name))]);
+  const versionChecked = new Set<string>();
+  const keyOwner = new Map<string, { workflow: string; index: number }>();
+  for (const [i, start] of starts.entries()) {
+    const field = `starts[${i}]`;
+    if (!defs.has(start.name)) {
+      throw notFound(`${field}.workflow_name`, `no worker has registered workflow "${start.name}"`);
+    }
+    const version = `${start.name}\u0000${start.run.appVersion}`;
+    if (start.run.appVersion !== null && !versionChecked.has(version)) {
+      await inField(field, () => requireVersion(j, start));
+      versionChecked.add(version);
+    }
+    if (start.idempotencyKey === undefined) continue;
+    const key = `${start.namespace}\u0000${start.idempotencyKey}`;
+    const earlier = keyOwner.get(key);
+    if (earlier && earlier.workflow !== start.name) {
+      throw new ConnectError(
+        `${field}.idempotency_key: "${start.idempotencyKey}" is starts[${earlier.index}]'s key, for workflow "${earlier.workflow}", not "${start.name}"`,
+        Code.InvalidArgument,
+      );
+    }
+    if (!earlier) keyOwner.set(key, { workflow: start.name, index: i });
+  }
+  await requireKeysFree(j, starts);
+  const inserted = await Promise.all(starts.map((s) => insertTraced(j, batcher, s.run)));
+  const results = await Promise.all(
+    starts.map((s, i) => inField(`starts[${i}]`, () => finishStart(j, s, inserted[i]))),
+  );
+  return create(StartWorkflowsResponseSchema, { results });
+}
+
+/** Fails when an idempotency key of `starts` already belongs to a run of another workflow. */
+async function requireKeysFree(j: JournalContext, starts: readonly PreparedStart[]): Promise<void> {
+  const keyed = starts.filter((s) => s.idempotencyKey !== undefined);
+  if (keyed.length === 0) return;
+  const taken = await runsByIdempotencyKeys(
+    j.db,
+    keyed.map((s) => ({ namespace: s.namespace, key: s.idempotencyKey ?? "" })),
+  );
+  for (const [i, s] of starts.entries()) {
+    const run = s.idempotencyKey !== undefined ? taken.get(`${s.namespace}\u0000${s.idempotencyKey}`) : undefined;
+    if (run && run.workflow_name !== s.name) {
+      throw new ConnectError(
+        `starts[${i}].idempotency_key: "${s.idempotencyKey}" belongs to run ${run.id} of workflow "${run.workflow_name}", not "${s.name}"`,
+        Code.AlreadyExists,
+      );
+    }
+  }
 }
 
 /** The batched INSERT as a CLIENT span of this call (its wait included), when traced. */

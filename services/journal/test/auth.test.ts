@@ -82,6 +82,10 @@ const RPCS: Record<string, (c: Clients, runId: string) => Promise<unknown>> = {
   "Health.Check": (c) => c.health.check({}),
   StartWorkflow: (c) => c.workflows.startWorkflow({ workflowName: "pipeline" }),
   "StartWorkflow(ns=alpha)": (c) => c.workflows.startWorkflow({ workflowName: "pipeline", namespace: "alpha" }),
+  "StartWorkflows(ns=alpha)": (c) =>
+    c.workflows.startWorkflows({
+      starts: [{ workflowName: "pipeline" }, { workflowName: "pipeline", namespace: "alpha" }],
+    }),
   GetWorkflow: (c, runId) => c.workflows.getWorkflow({ runId }),
   ListWorkflows: async (c, runId) => {
     const res = await c.workflows.listWorkflows({ pageSize: 50 });
@@ -108,6 +112,7 @@ const EXPECTED: Record<string, (Code | "ok")[]> = {
   "Health.Check": [ok, ok, ok, ok, ok, ok, ok],
   StartWorkflow: [U, U, ok, ok, ok, P, ok],
   "StartWorkflow(ns=alpha)": [U, U, ok, ok, ok, P, P],
+  "StartWorkflows(ns=alpha)": [U, U, ok, ok, ok, P, P],
   GetWorkflow: [U, U, ok, ok, ok, ok, N],
   ListWorkflows: [U, U, ok, ok, ok, ok, N],
   CancelWorkflow: [U, U, ok, ok, ok, P, N],

@@ -99,6 +99,73 @@ describe("StartWorkflow", () => {
   });
 });
 
+describe("StartWorkflows", () => {
+  test("starts every run in request order, in shared INSERTs, with idempotent twins", async () => {
+    await h.workflows.startWorkflow({ workflowName: "pipeline", idempotencyKey: "batch-old" });
+    const starts = [
+      ...Array.from({ length: 300 }, (_, i) => ({ workflowName: "pipeline", args: encodePayload({ i }) })),
+      { workflowName: "other", idempotencyKey: "batch-new" },
+      { workflowName: "other", idempotencyKey: "batch-new" },
+      { workflowName: "pipeline", idempotencyKey: "batch-old" },
+    ];
+    const res = await h.workflows.startWorkflows({ starts });
+    expect(res.results).toHaveLength(303);
+    for (let i = 0; i < 300; i++) expect(decodePayload(res.results[i]?.run?.args ?? new Uint8Array())).toEqual({ i });
+    expect(res.results.slice(0, 300).every((r) => !r.existing && r.run?.workflowName === "pipeline")).toBe(true);
+    const [a, b, old] = res.results.slice(300);
+    expect(a?.run?.id).toBe(b?.run?.id);
+    expect([a?.existing, b?.existing].sort()).toEqual([false, true]);
+    expect(old?.existing).toBe(true);
+    const ids = res.results.map((r) => r.run?.id);
+    const rows = await h.query<{ n: string }>("SELECT count(*) AS n FROM runs WHERE id = ANY($1::uuid[])", [ids]);
+    expect(Number(rows[0]?.n)).toBe(302);
+    expect((await h.workflows.startWorkflows({ starts: [] })).results).toEqual([]);
+  });
+
+  test("one bad start fails the call, names its field and starts nothing", async () => {
+    await h.workflows.startWorkflow({ workflowName: "pipeline", idempotencyKey: "batch-taken" });
+    const before = await count("runs");
+    const ok = { workflowName: "pipeline" };
+    const call = (bad: Record<string, unknown>) => h.workflows.startWorkflows({ starts: [ok, ok, bad, ok] });
+    await expectConnectError(
+      call({ workflowName: "nope" }),
+      Code.NotFound,
+      'starts[2].workflow_name: no worker has registered workflow "nope"',
+    );
+    await expectConnectError(
+      call({ workflowName: "pipeline", args: new TextEncoder().encode("{bad") }),
+      Code.InvalidArgument,
+      "starts[2].args: is not valid JSON",
+    );
+    await expectConnectError(
+      call({ workflowName: "pipeline", appVersion: "v9" }),
+      Code.NotFound,
+      'starts[2].app_version: no coordinator has registered version "v9"',
+    );
+    await expectConnectError(
+      call({ workflowName: "other", idempotencyKey: "batch-taken" }),
+      Code.AlreadyExists,
+      'starts[2].idempotency_key: "batch-taken" belongs to run',
+    );
+    await expectConnectError(
+      h.workflows.startWorkflows({
+        starts: [
+          { workflowName: "pipeline", idempotencyKey: "k" },
+          { workflowName: "other", idempotencyKey: "k" },
+        ],
+      }),
+      Code.InvalidArgument,
+      'starts[1].idempotency_key: "k" is starts[0]\'s key, for workflow "pipeline"',
+    );
+    await expectConnectError(
+      h.workflows.startWorkflows({ starts: Array.from({ length: 1001 }, () => ok) }),
+      Code.InvalidArgument,
+      "starts: has 1001 entries, more than the maximum of 1000",
+    );
+    expect(await count("runs")).toBe(before);
+  });
+});
+
 describe("reads", () => {
   test("GetWorkflow and GetHistory validate the run id", async () => {
     for (const call of [

@@ -141,6 +141,33 @@ describe("client", () => {
     expect(seen).toEqual([{ name: "pipeline", args: { doc: "x" }, key: "k1", auth: "Bearer t" }]);
   });
 
+  it("startMany() sends StartWorkflows calls of at most 1,000 starts and keeps the order", async () => {
+    const sizes: number[] = [];
+    const client = clientWith({
+      async startWorkflows(req) {
+        sizes.push(req.starts.length);
+        return {
+          results: req.starts.map((s) => ({
+            run: protoRun(RunStatus.RUNNING, {
+              id: `run-${decodePayload(s.args) as number}`,
+              workflowName: s.workflowName,
+            }),
+            existing: s.idempotencyKey === "seen",
+          })),
+        };
+      },
+    });
+    const wf = defineWorkflow({ name: "pipeline", handler: async (_ctx, n: number) => n });
+    const items = Array.from({ length: 2500 }, (_, i) => ({ workflow: wf, args: i }));
+    items[1] = { workflow: wf, args: 1, idempotencyKey: "seen" } as (typeof items)[number];
+    const res = await client.startMany(items);
+    expect(sizes).toEqual([1000, 1000, 500]);
+    expect(res.map((r) => r.runId)).toEqual(items.map((_, i) => `run-${i}`));
+    expect(res[1]?.existing).toBe(true);
+    expect(res[0]?.run.workflowName).toBe("pipeline");
+    expect(await client.startMany([])).toEqual([]);
+  });
+
   it("result() reconnects when the watch stream breaks and resolves the decoded result", async () => {
     let connections = 0;
     const client = clientWith({

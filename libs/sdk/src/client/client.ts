@@ -109,9 +109,24 @@ export interface WatchOptions {
   signal?: AbortSignal;
 }
 
+/** One start of `startMany`. */
+export interface StartItem<A = unknown, R = unknown> extends Omit<StartOptions, "signal"> {
+  workflow: WorkflowDefinition<A, R> | string;
+  args: A;
+}
+
+/** Starts per StartWorkflows call (the journal's maximum). */
+export const MAX_STARTS_PER_CALL = 1000;
+
 export interface WeftClient {
   start<A, R>(workflow: WorkflowDefinition<A, R>, args: A, options?: StartOptions): Promise<StartResult<R>>;
   start(workflow: string, args: unknown, options?: StartOptions): Promise<StartResult>;
+  /**
+   * Starts many runs with StartWorkflows, up to 1,000 per call; results in the order given. Each
+   * call is checked whole (one bad start fails it and starts nothing in it); with more than
+   * 1,000 starts, the calls before a failing one have started their runs.
+   */
+  startMany<A, R>(starts: readonly StartItem<A, R>[], options?: { signal?: AbortSignal }): Promise<StartResult<R>[]>;
   get(runId: string, options?: { signal?: AbortSignal }): Promise<RunSnapshot>;
   /** Waits for the run's end; resolves with its result, rejects with WorkflowFailedError or CanceledError. */
   result<R = unknown>(runId: string, options?: { signal?: AbortSignal }): Promise<R>;
@@ -257,6 +272,37 @@ export function createWeftClient(options: WeftClientOptions): WeftClient {
     return { runId: run.id, existing: res.existing, run };
   }
 
+  async function startMany<A, R>(starts: readonly StartItem<A, R>[], opts: { signal?: AbortSignal } = {}) {
+    const results: StartResult<R>[] = [];
+    for (let at = 0; at < starts.length; at += MAX_STARTS_PER_CALL) {
+      const chunk = starts.slice(at, at + MAX_STARTS_PER_CALL);
+      const res = await rpc.startWorkflows(
+        {
+          starts: chunk.map((s) => ({
+            workflowName: typeof s.workflow === "string" ? s.workflow : s.workflow.name,
+            args: encodePayload(s.args),
+            idempotencyKey: s.idempotencyKey ?? "",
+            namespace: s.namespace ?? "",
+            appVersion: s.appVersion ?? "",
+          })),
+        },
+        call(opts.signal),
+      );
+      if (res.results.length !== chunk.length) {
+        throw new ConnectError(
+          `StartWorkflows answered ${res.results.length} of ${chunk.length} starts`,
+          Code.Internal,
+        );
+      }
+      for (const r of res.results) {
+        if (!r.run) throw new ConnectError("StartWorkflows returned no run", Code.Internal);
+        const run = decodeRun(r.run);
+        results.push({ runId: run.id, existing: r.existing, run: run as RunSnapshot<R> });
+      }
+    }
+    return results;
+  }
+
   async function list(filter: ListFilter = {}, opts: { signal?: AbortSignal } = {}): Promise<ListPage> {
     const res = await rpc.listWorkflows(
       {
@@ -288,6 +334,7 @@ export function createWeftClient(options: WeftClientOptions): WeftClient {
 
   return {
     start: start as WeftClient["start"],
+    startMany,
 
     async get(runId, opts = {}) {
       const res = await rpc.getWorkflow({ runId }, call(opts.signal));

@@ -107,6 +107,19 @@ export async function getRunByIdempotencyKey(db: Db, namespace: string, key: str
   return rows[0];
 }
 
+/** Runs holding any of the given idempotency keys, by `namespace + "\0" + key`. */
+export async function runsByIdempotencyKeys(
+  db: Db,
+  keys: readonly { namespace: string; key: string }[],
+): Promise<Map<string, RunRow>> {
+  if (keys.length === 0) return new Map();
+  const { rows } = await sql<RunRow>`
+    SELECT r.* FROM runs r
+    JOIN unnest(${keys.map((k) => k.namespace)}::text[], ${keys.map((k) => k.key)}::text[]) AS t(namespace, key)
+      ON r.namespace = t.namespace AND r.idempotency_key = t.key`.execute(db);
+  return new Map(rows.map((r) => [`${r.namespace}\u0000${r.idempotency_key}`, r]));
+}
+
 export interface RunFilter {
   /** Only this namespace; undefined: every namespace. */
   namespace?: string;

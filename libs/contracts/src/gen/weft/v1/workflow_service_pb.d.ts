@@ -82,6 +82,40 @@ export declare type StartWorkflowResponse = Message<"weft.v1.StartWorkflowRespon
 export declare const StartWorkflowResponseSchema: GenMessage<StartWorkflowResponse>;
 
 /**
+ * @generated from message weft.v1.StartWorkflowsRequest
+ */
+export declare type StartWorkflowsRequest = Message<"weft.v1.StartWorkflowsRequest"> & {
+  /**
+   * @generated from field: repeated weft.v1.StartWorkflowRequest starts = 1;
+   */
+  starts: StartWorkflowRequest[];
+};
+
+/**
+ * Describes the message weft.v1.StartWorkflowsRequest.
+ * Use `create(StartWorkflowsRequestSchema)` to create a new message.
+ */
+export declare const StartWorkflowsRequestSchema: GenMessage<StartWorkflowsRequest>;
+
+/**
+ * @generated from message weft.v1.StartWorkflowsResponse
+ */
+export declare type StartWorkflowsResponse = Message<"weft.v1.StartWorkflowsResponse"> & {
+  /**
+   * One per start, in request order.
+   *
+   * @generated from field: repeated weft.v1.StartWorkflowResponse results = 1;
+   */
+  results: StartWorkflowResponse[];
+};
+
+/**
+ * Describes the message weft.v1.StartWorkflowsResponse.
+ * Use `create(StartWorkflowsResponseSchema)` to create a new message.
+ */
+export declare const StartWorkflowsResponseSchema: GenMessage<StartWorkflowsResponse>;
+
+/**
  * @generated from message weft.v1.GetWorkflowRequest
  */
 export declare type GetWorkflowRequest = Message<"weft.v1.GetWorkflowRequest"> & {
@@ -559,6 +593,18 @@ export declare const WorkflowService: GenService<{
     methodKind: "unary";
     input: typeof StartWorkflowRequestSchema;
     output: typeof StartWorkflowResponseSchema;
+  },
+  /**
+   * Starts up to 1,000 runs in one call, each exactly as StartWorkflow would (idempotency keys,
+   * namespaces, versions); the results come in request order. Every start is checked first: one
+   * invalid start fails the call (its field named as starts[i].…) and starts nothing.
+   *
+   * @generated from rpc weft.v1.WorkflowService.StartWorkflows
+   */
+  startWorkflows: {
+    methodKind: "unary";
+    input: typeof StartWorkflowsRequestSchema;
+    output: typeof StartWorkflowsResponseSchema;
   },
   /**
    * @generated from rpc weft.v1.WorkflowService.GetWorkflow

@@ -12,7 +12,7 @@ import { file_weft_v1_types } from "./types_pb.js";
  * Describes the file weft/v1/workflow_service.proto.
  */
 export const file_weft_v1_workflow_service = /*@__PURE__*/
-  fileDesc("Ch53ZWZ0L3YxL3dvcmtmbG93X3NlcnZpY2UucHJvdG8SB3dlZnQudjEifAoUU3RhcnRXb3JrZmxvd1JlcXVlc3QSFQoNd29ya2Zsb3dfbmFtZRgBIAEoCRIMCgRhcmdzGAIgASgMEhcKD2lkZW1wb3RlbmN5X2tleRgDIAEoCRIRCgluYW1lc3BhY2UYFCABKAkSEwoLYXBwX3ZlcnNpb24YHiABKAkiRAoVU3RhcnRXb3JrZmxvd1Jlc3BvbnNlEhkKA3J1bhgBIAEoCzIMLndlZnQudjEuUnVuEhAKCGV4aXN0aW5nGAIgASgIIiQKEkdldFdvcmtmbG93UmVxdWVzdBIOCgZydW5faWQYASABKAkiMAoTR2V0V29ya2Zsb3dSZXNwb25zZRIZCgNydW4YASABKAsyDC53ZWZ0LnYxLlJ1biKLAgoUTGlzdFdvcmtmbG93c1JlcXVlc3QSFQoNd29ya2Zsb3dfbmFtZRgBIAEoCRIkCghzdGF0dXNlcxgCIAMoDjISLndlZnQudjEuUnVuU3RhdHVzEjEKDWNyZWF0ZWRfYWZ0ZXIYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjIKDmNyZWF0ZWRfYmVmb3JlGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIVCg1wYXJlbnRfcnVuX2lkGAUgASgJEhEKCXBhZ2Vfc2l6ZRgGIAEoBRISCgpwYWdlX3Rva2VuGAcgASgJEhEKCW5hbWVzcGFjZRgUIAEoCSJMChVMaXN0V29ya2Zsb3dzUmVzcG9uc2USGgoEcnVucxgBIAMoCzIMLndlZnQudjEuUnVuEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSI3ChVDYW5jZWxXb3JrZmxvd1JlcXVlc3QSDgoGcnVuX2lkGAEgASgJEg4KBnJlYXNvbhgCIAEoCSIzChZDYW5jZWxXb3JrZmxvd1Jlc3BvbnNlEhkKA3J1bhgBIAEoCzIMLndlZnQudjEuUnVuIkcKEFNlbmRFdmVudFJlcXVlc3QSDgoGcnVuX2lkGAEgASgJEhIKCmV2ZW50X25hbWUYAiABKAkSDwoHcGF5bG9hZBgDIAEoDCI4ChFTZW5kRXZlbnRSZXNwb25zZRIQCghldmVudF9pZBgBIAEoCRIRCglkZWxpdmVyZWQYAiABKAgiPQoUV2F0Y2hXb3JrZmxvd1JlcXVlc3QSDgoGcnVuX2lkGAEgASgJEhUKDWluY2x1ZGVfc3RlcHMYAiABKAgiUAoVV2F0Y2hXb3JrZmxvd1Jlc3BvbnNlEhkKA3J1bhgBIAEoCzIMLndlZnQudjEuUnVuEhwKBXN0ZXBzGAIgAygLMg0ud2VmdC52MS5TdGVwIkoKEUdldEhpc3RvcnlSZXF1ZXN0Eg4KBnJ1bl9pZBgBIAEoCRIRCglwYWdlX3NpemUYMiABKAUSEgoKcGFnZV90b2tlbhgzIAEoCSKGAQoSR2V0SGlzdG9yeVJlc3BvbnNlEhkKA3J1bhgBIAEoCzIMLndlZnQudjEuUnVuEhwKBXN0ZXBzGAIgAygLMg0ud2VmdC52MS5TdGVwEh4KBmV2ZW50cxgDIAMoCzIOLndlZnQudjEuRXZlbnQSFwoPbmV4dF9wYWdlX3Rva2VuGDIgASgJInUKFFJlc2V0V29ya2Zsb3dSZXF1ZXN0Eg4KBnJ1bl9pZBgBIAEoCRIQCghmcm9tX3NlcRgCIAEoDRIWCg5mcm9tX3N0ZXBfbmFtZRgDIAEoCRITCgthcHBfdmVyc2lvbhgEIAEoCRIOCgZyZWFzb24YBSABKAkiRAoVUmVzZXRXb3JrZmxvd1Jlc3BvbnNlEhkKA3J1bhgBIAEoCzIMLndlZnQudjEuUnVuEhAKCGZyb21fc2VxGAIgASgNIvcBChJSZXRyeUZhaWxlZFJlcXVlc3QSFQoNd29ya2Zsb3dfbmFtZRgBIAEoCRIxCg1jcmVhdGVkX2FmdGVyGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIyCg5jcmVhdGVkX2JlZm9yZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFgoOZXJyb3JfY29udGFpbnMYBCABKAkSEwoLYXBwX3ZlcnNpb24YBSABKAkSDwoHZHJ5X3J1bhgGIAEoCBIRCglwYWdlX3NpemUYByABKAUSEgoKcGFnZV90b2tlbhgIIAEoCSJOChNSZXRyeUZhaWxlZFJlc3BvbnNlEg0KBWNvdW50GAEgASgNEg8KB3J1bl9pZHMYAiADKAkSFwoPbmV4dF9wYWdlX3Rva2VuGAMgASgJMsUFCg9Xb3JrZmxvd1NlcnZpY2USTgoNU3RhcnRXb3JrZmxvdxIdLndlZnQudjEuU3RhcnRXb3JrZmxvd1JlcXVlc3QaHi53ZWZ0LnYxLlN0YXJ0V29ya2Zsb3dSZXNwb25zZRJICgtHZXRXb3JrZmxvdxIbLndlZnQudjEuR2V0V29ya2Zsb3dSZXF1ZXN0Ghwud2VmdC52MS5HZXRXb3JrZmxvd1Jlc3BvbnNlEk4KDUxpc3RXb3JrZmxvd3MSHS53ZWZ0LnYxLkxpc3RXb3JrZmxvd3NSZXF1ZXN0Gh4ud2VmdC52MS5MaXN0V29ya2Zsb3dzUmVzcG9uc2USUQoOQ2FuY2VsV29ya2Zsb3cSHi53ZWZ0LnYxLkNhbmNlbFdvcmtmbG93UmVxdWVzdBofLndlZnQudjEuQ2FuY2VsV29ya2Zsb3dSZXNwb25zZRJCCglTZW5kRXZlbnQSGS53ZWZ0LnYxLlNlbmRFdmVudFJlcXVlc3QaGi53ZWZ0LnYxLlNlbmRFdmVudFJlc3BvbnNlElAKDVdhdGNoV29ya2Zsb3cSHS53ZWZ0LnYxLldhdGNoV29ya2Zsb3dSZXF1ZXN0Gh4ud2VmdC52MS5XYXRjaFdvcmtmbG93UmVzcG9uc2UwARJFCgpHZXRIaXN0b3J5Ehoud2VmdC52MS5HZXRIaXN0b3J5UmVxdWVzdBobLndlZnQudjEuR2V0SGlzdG9yeVJlc3BvbnNlEk4KDVJlc2V0V29ya2Zsb3cSHS53ZWZ0LnYxLlJlc2V0V29ya2Zsb3dSZXF1ZXN0Gh4ud2VmdC52MS5SZXNldFdvcmtmbG93UmVzcG9uc2USSAoLUmV0cnlGYWlsZWQSGy53ZWZ0LnYxLlJldHJ5RmFpbGVkUmVxdWVzdBocLndlZnQudjEuUmV0cnlGYWlsZWRSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp, file_weft_v1_types]);
+  fileDesc("Ch53ZWZ0L3YxL3dvcmtmbG93X3NlcnZpY2UucHJvdG8SB3dlZnQudjEifAoUU3RhcnRXb3JrZmxvd1JlcXVlc3QSFQoNd29ya2Zsb3dfbmFtZRgBIAEoCRIMCgRhcmdzGAIgASgMEhcKD2lkZW1wb3RlbmN5X2tleRgDIAEoCRIRCgluYW1lc3BhY2UYFCABKAkSEwoLYXBwX3ZlcnNpb24YHiABKAkiRAoVU3RhcnRXb3JrZmxvd1Jlc3BvbnNlEhkKA3J1bhgBIAEoCzIMLndlZnQudjEuUnVuEhAKCGV4aXN0aW5nGAIgASgIIkYKFVN0YXJ0V29ya2Zsb3dzUmVxdWVzdBItCgZzdGFydHMYASADKAsyHS53ZWZ0LnYxLlN0YXJ0V29ya2Zsb3dSZXF1ZXN0IkkKFlN0YXJ0V29ya2Zsb3dzUmVzcG9uc2USLwoHcmVzdWx0cxgBIAMoCzIeLndlZnQudjEuU3RhcnRXb3JrZmxvd1Jlc3BvbnNlIiQKEkdldFdvcmtmbG93UmVxdWVzdBIOCgZydW5faWQYASABKAkiMAoTR2V0V29ya2Zsb3dSZXNwb25zZRIZCgNydW4YASABKAsyDC53ZWZ0LnYxLlJ1biKLAgoUTGlzdFdvcmtmbG93c1JlcXVlc3QSFQoNd29ya2Zsb3dfbmFtZRgBIAEoCRIkCghzdGF0dXNlcxgCIAMoDjISLndlZnQudjEuUnVuU3RhdHVzEjEKDWNyZWF0ZWRfYWZ0ZXIYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjIKDmNyZWF0ZWRfYmVmb3JlGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIVCg1wYXJlbnRfcnVuX2lkGAUgASgJEhEKCXBhZ2Vfc2l6ZRgGIAEoBRISCgpwYWdlX3Rva2VuGAcgASgJEhEKCW5hbWVzcGFjZRgUIAEoCSJMChVMaXN0V29ya2Zsb3dzUmVzcG9uc2USGgoEcnVucxgBIAMoCzIMLndlZnQudjEuUnVuEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSI3ChVDYW5jZWxXb3JrZmxvd1JlcXVlc3QSDgoGcnVuX2lkGAEgASgJEg4KBnJlYXNvbhgCIAEoCSIzChZDYW5jZWxXb3JrZmxvd1Jlc3BvbnNlEhkKA3J1bhgBIAEoCzIMLndlZnQudjEuUnVuIkcKEFNlbmRFdmVudFJlcXVlc3QSDgoGcnVuX2lkGAEgASgJEhIKCmV2ZW50X25hbWUYAiABKAkSDwoHcGF5bG9hZBgDIAEoDCI4ChFTZW5kRXZlbnRSZXNwb25zZRIQCghldmVudF9pZBgBIAEoCRIRCglkZWxpdmVyZWQYAiABKAgiPQoUV2F0Y2hXb3JrZmxvd1JlcXVlc3QSDgoGcnVuX2lkGAEgASgJEhUKDWluY2x1ZGVfc3RlcHMYAiABKAgiUAoVV2F0Y2hXb3JrZmxvd1Jlc3BvbnNlEhkKA3J1bhgBIAEoCzIMLndlZnQudjEuUnVuEhwKBXN0ZXBzGAIgAygLMg0ud2VmdC52MS5TdGVwIkoKEUdldEhpc3RvcnlSZXF1ZXN0Eg4KBnJ1bl9pZBgBIAEoCRIRCglwYWdlX3NpemUYMiABKAUSEgoKcGFnZV90b2tlbhgzIAEoCSKGAQoSR2V0SGlzdG9yeVJlc3BvbnNlEhkKA3J1bhgBIAEoCzIMLndlZnQudjEuUnVuEhwKBXN0ZXBzGAIgAygLMg0ud2VmdC52MS5TdGVwEh4KBmV2ZW50cxgDIAMoCzIOLndlZnQudjEuRXZlbnQSFwoPbmV4dF9wYWdlX3Rva2VuGDIgASgJInUKFFJlc2V0V29ya2Zsb3dSZXF1ZXN0Eg4KBnJ1bl9pZBgBIAEoCRIQCghmcm9tX3NlcRgCIAEoDRIWCg5mcm9tX3N0ZXBfbmFtZRgDIAEoCRITCgthcHBfdmVyc2lvbhgEIAEoCRIOCgZyZWFzb24YBSABKAkiRAoVUmVzZXRXb3JrZmxvd1Jlc3BvbnNlEhkKA3J1bhgBIAEoCzIMLndlZnQudjEuUnVuEhAKCGZyb21fc2VxGAIgASgNIvcBChJSZXRyeUZhaWxlZFJlcXVlc3QSFQoNd29ya2Zsb3dfbmFtZRgBIAEoCRIxCg1jcmVhdGVkX2FmdGVyGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIyCg5jcmVhdGVkX2JlZm9yZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFgoOZXJyb3JfY29udGFpbnMYBCABKAkSEwoLYXBwX3ZlcnNpb24YBSABKAkSDwoHZHJ5X3J1bhgGIAEoCBIRCglwYWdlX3NpemUYByABKAUSEgoKcGFnZV90b2tlbhgIIAEoCSJOChNSZXRyeUZhaWxlZFJlc3BvbnNlEg0KBWNvdW50GAEgASgNEg8KB3J1bl9pZHMYAiADKAkSFwoPbmV4dF9wYWdlX3Rva2VuGAMgASgJMpgGCg9Xb3JrZmxvd1NlcnZpY2USTgoNU3RhcnRXb3JrZmxvdxIdLndlZnQudjEuU3RhcnRXb3JrZmxvd1JlcXVlc3QaHi53ZWZ0LnYxLlN0YXJ0V29ya2Zsb3dSZXNwb25zZRJRCg5TdGFydFdvcmtmbG93cxIeLndlZnQudjEuU3RhcnRXb3JrZmxvd3NSZXF1ZXN0Gh8ud2VmdC52MS5TdGFydFdvcmtmbG93c1Jlc3BvbnNlEkgKC0dldFdvcmtmbG93Ehsud2VmdC52MS5HZXRXb3JrZmxvd1JlcXVlc3QaHC53ZWZ0LnYxLkdldFdvcmtmbG93UmVzcG9uc2USTgoNTGlzdFdvcmtmbG93cxIdLndlZnQudjEuTGlzdFdvcmtmbG93c1JlcXVlc3QaHi53ZWZ0LnYxLkxpc3RXb3JrZmxvd3NSZXNwb25zZRJRCg5DYW5jZWxXb3JrZmxvdxIeLndlZnQudjEuQ2FuY2VsV29ya2Zsb3dSZXF1ZXN0Gh8ud2VmdC52MS5DYW5jZWxXb3JrZmxvd1Jlc3BvbnNlEkIKCVNlbmRFdmVudBIZLndlZnQudjEuU2VuZEV2ZW50UmVxdWVzdBoaLndlZnQudjEuU2VuZEV2ZW50UmVzcG9uc2USUAoNV2F0Y2hXb3JrZmxvdxIdLndlZnQudjEuV2F0Y2hXb3JrZmxvd1JlcXVlc3QaHi53ZWZ0LnYxLldhdGNoV29ya2Zsb3dSZXNwb25zZTABEkUKCkdldEhpc3RvcnkSGi53ZWZ0LnYxLkdldEhpc3RvcnlSZXF1ZXN0Ghsud2VmdC52MS5HZXRIaXN0b3J5UmVzcG9uc2USTgoNUmVzZXRXb3JrZmxvdxIdLndlZnQudjEuUmVzZXRXb3JrZmxvd1JlcXVlc3QaHi53ZWZ0LnYxLlJlc2V0V29ya2Zsb3dSZXNwb25zZRJICgtSZXRyeUZhaWxlZBIbLndlZnQudjEuUmV0cnlGYWlsZWRSZXF1ZXN0Ghwud2VmdC52MS5SZXRyeUZhaWxlZFJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_timestamp, file_weft_v1_types]);
 
 /**
  * Describes the message weft.v1.StartWorkflowRequest.
@@ -29,116 +29,130 @@ export const StartWorkflowResponseSchema = /*@__PURE__*/
   messageDesc(file_weft_v1_workflow_service, 1);
 
 /**
+ * Describes the message weft.v1.StartWorkflowsRequest.
+ * Use `create(StartWorkflowsRequestSchema)` to create a new message.
+ */
+export const StartWorkflowsRequestSchema = /*@__PURE__*/
+  messageDesc(file_weft_v1_workflow_service, 2);
+
+/**
+ * Describes the message weft.v1.StartWorkflowsResponse.
+ * Use `create(StartWorkflowsResponseSchema)` to create a new message.
+ */
+export const StartWorkflowsResponseSchema = /*@__PURE__*/
+  messageDesc(file_weft_v1_workflow_service, 3);
+
+/**
  * Describes the message weft.v1.GetWorkflowRequest.
  * Use `create(GetWorkflowRequestSchema)` to create a new message.
  */
 export const GetWorkflowRequestSchema = /*@__PURE__*/
-  messageDesc(file_weft_v1_workflow_service, 2);
+  messageDesc(file_weft_v1_workflow_service, 4);
 
 /**
  * Describes the message weft.v1.GetWorkflowResponse.
  * Use `create(GetWorkflowResponseSchema)` to create a new message.
  */
 export const GetWorkflowResponseSchema = /*@__PURE__*/
-  messageDesc(file_weft_v1_workflow_service, 3);
+  messageDesc(file_weft_v1_workflow_service, 5);
 
 /**
  * Describes the message weft.v1.ListWorkflowsRequest.
  * Use `create(ListWorkflowsRequestSchema)` to create a new message.
  */
 export const ListWorkflowsRequestSchema = /*@__PURE__*/
-  messageDesc(file_weft_v1_workflow_service, 4);
+  messageDesc(file_weft_v1_workflow_service, 6);
 
 /**
  * Describes the message weft.v1.ListWorkflowsResponse.
  * Use `create(ListWorkflowsResponseSchema)` to create a new message.
  */
 export const ListWorkflowsResponseSchema = /*@__PURE__*/
-  messageDesc(file_weft_v1_workflow_service, 5);
+  messageDesc(file_weft_v1_workflow_service, 7);
 
 /**
  * Describes the message weft.v1.CancelWorkflowRequest.
  * Use `create(CancelWorkflowRequestSchema)` to create a new message.
  */
 export const CancelWorkflowRequestSchema = /*@__PURE__*/
-  messageDesc(file_weft_v1_workflow_service, 6);
+  messageDesc(file_weft_v1_workflow_service, 8);
 
 /**
  * Describes the message weft.v1.CancelWorkflowResponse.
  * Use `create(CancelWorkflowResponseSchema)` to create a new message.
  */
 export const CancelWorkflowResponseSchema = /*@__PURE__*/
-  messageDesc(file_weft_v1_workflow_service, 7);
+  messageDesc(file_weft_v1_workflow_service, 9);
 
 /**
  * Describes the message weft.v1.SendEventRequest.
  * Use `create(SendEventRequestSchema)` to create a new message.
  */
 export const SendEventRequestSchema = /*@__PURE__*/
-  messageDesc(file_weft_v1_workflow_service, 8);
+  messageDesc(file_weft_v1_workflow_service, 10);
 
 /**
  * Describes the message weft.v1.SendEventResponse.
  * Use `create(SendEventResponseSchema)` to create a new message.
  */
 export const SendEventResponseSchema = /*@__PURE__*/
-  messageDesc(file_weft_v1_workflow_service, 9);
+  messageDesc(file_weft_v1_workflow_service, 11);
 
 /**
  * Describes the message weft.v1.WatchWorkflowRequest.
  * Use `create(WatchWorkflowRequestSchema)` to create a new message.
  */
 export const WatchWorkflowRequestSchema = /*@__PURE__*/
-  messageDesc(file_weft_v1_workflow_service, 10);
+  messageDesc(file_weft_v1_workflow_service, 12);
 
 /**
  * Describes the message weft.v1.WatchWorkflowResponse.
  * Use `create(WatchWorkflowResponseSchema)` to create a new message.
  */
 export const WatchWorkflowResponseSchema = /*@__PURE__*/
-  messageDesc(file_weft_v1_workflow_service, 11);
+  messageDesc(file_weft_v1_workflow_service, 13);
 
 /**
  * Describes the message weft.v1.GetHistoryRequest.
  * Use `create(GetHistoryRequestSchema)` to create a new message.
  */
 export const GetHistoryRequestSchema = /*@__PURE__*/
-  messageDesc(file_weft_v1_workflow_service, 12);
+  messageDesc(file_weft_v1_workflow_service, 14);
 
 /**
  * Describes the message weft.v1.GetHistoryResponse.
  * Use `create(GetHistoryResponseSchema)` to create a new message.
  */
 export const GetHistoryResponseSchema = /*@__PURE__*/
-  messageDesc(file_weft_v1_workflow_service, 13);
+  messageDesc(file_weft_v1_workflow_service, 15);
 
 /**
  * Describes the message weft.v1.ResetWorkflowRequest.
  * Use `create(ResetWorkflowRequestSchema)` to create a new message.
  */
 export const ResetWorkflowRequestSchema = /*@__PURE__*/
-  messageDesc(file_weft_v1_workflow_service, 14);
+  messageDesc(file_weft_v1_workflow_service, 16);
 
 /**
  * Describes the message weft.v1.ResetWorkflowResponse.
  * Use `create(ResetWorkflowResponseSchema)` to create a new message.
  */
 export const ResetWorkflowResponseSchema = /*@__PURE__*/
-  messageDesc(file_weft_v1_workflow_service, 15);
+  messageDesc(file_weft_v1_workflow_service, 17);
 
 /**
  * Describes the message weft.v1.RetryFailedRequest.
  * Use `create(RetryFailedRequestSchema)` to create a new message.
  */
 export const RetryFailedRequestSchema = /*@__PURE__*/
-  messageDesc(file_weft_v1_workflow_service, 16);
+  messageDesc(file_weft_v1_workflow_service, 18);
 
 /**
  * Describes the message weft.v1.RetryFailedResponse.
  * Use `create(RetryFailedResponseSchema)` to create a new message.
  */
 export const RetryFailedResponseSchema = /*@__PURE__*/
-  messageDesc(file_weft_v1_workflow_service, 17);
+  messageDesc(file_weft_v1_workflow_service, 19);
 
 /**
  * @generated from service weft.v1.WorkflowService
