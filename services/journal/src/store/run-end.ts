@@ -34,7 +34,7 @@ export async function endRuns(db: Db, endings: readonly RunEnding[]): Promise<Ru
                       updated_at = now(), ready = false, lease_owner = NULL, lease_expires = NULL
       FROM unnest(${col((e) => e.runId)}::uuid[], ${col((e) => e.status)}::text[], ${col((e) => e.result)}::bytea[],
                   ${col((e) => (e.error ? JSON.stringify(e.error) : null))}::jsonb[]) AS t(id, status, result, error)
-      WHERE runs.id = t.id AND runs.status = 'running'
+      WHERE runs.id = t.id AND runs.id = ANY(${col((e) => e.runId)}::uuid[]) AND runs.status = 'running'
       RETURNING runs.*`.execute(db);
     if (ended.length === 0) break;
     outcome.ended.push(...ended);

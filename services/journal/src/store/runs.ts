@@ -206,7 +206,8 @@ export async function fenceAndRelease(db: Db, owner: string, turns: readonly Fen
   const { rows } = await sql<FencedRun>`
     UPDATE runs SET lease_owner = NULL, lease_expires = NULL, updated_at = now()
     FROM unnest(${turns.map((t) => t.runId)}::uuid[], ${turns.map((t) => t.token.toString())}::bigint[]) AS t(id, token)
-    WHERE runs.id = t.id AND runs.status = 'running' AND runs.lease_owner = ${owner}
+    WHERE runs.id = t.id AND runs.id = ANY(${turns.map((t) => t.runId)}::uuid[])
+      AND runs.status = 'running' AND runs.lease_owner = ${owner}
       AND runs.lease_token = t.token AND runs.lease_expires >= now()
     RETURNING runs.id, runs.workflow_name, runs.generation, runs.shard, runs.ready, runs.traceparent`.execute(db);
   return rows;
@@ -245,7 +246,8 @@ export async function leaseReadyRuns(db: Db, leases: readonly LeaseTo[]): Promis
     FROM unnest(${leases.map((l) => l.runId)}::uuid[], ${leases.map((l) => l.owner)}::text[],
                 ${leases.map((l) => l.leaseMs)}::int[], ${leases.map((l) => versionsJson(l.appVersions))}::jsonb[])
       AS t(id, owner, lease_ms, app_versions)
-    WHERE runs.id = t.id AND runs.status = 'running' AND runs.ready
+    WHERE runs.id = t.id AND runs.id = ANY(${leases.map((l) => l.runId)}::uuid[])
+      AND runs.status = 'running' AND runs.ready
       AND (runs.lease_expires IS NULL OR runs.lease_expires < now())
       AND (t.app_versions IS NULL OR t.app_versions ? coalesce(runs.app_version, ''))
     RETURNING runs.*`.execute(db);
@@ -260,7 +262,8 @@ export async function releaseLeases(db: Db, leases: readonly (FenceInput & { own
                     ready_at = coalesce(ready_at, now()), updated_at = now()
     FROM unnest(${leases.map((l) => l.runId)}::uuid[], ${leases.map((l) => l.owner)}::text[],
                 ${leases.map((l) => l.token.toString())}::bigint[]) AS t(id, owner, token)
-    WHERE runs.id = t.id AND runs.status = 'running' AND runs.lease_owner = t.owner AND runs.lease_token = t.token`.execute(
+    WHERE runs.id = t.id AND runs.id = ANY(${leases.map((l) => l.runId)}::uuid[])
+      AND runs.status = 'running' AND runs.lease_owner = t.owner AND runs.lease_token = t.token`.execute(
     db,
   );
 }
@@ -320,6 +323,6 @@ export async function lockRuns(db: Db, ids: Iterable<string>): Promise<void> {
 export async function lockRunsOfSteps(db: Db, stepIds: readonly string[]): Promise<void> {
   if (stepIds.length === 0) return;
   await sql`
-    SELECT id FROM runs WHERE id IN (SELECT run_id FROM steps WHERE id = ANY(${[...stepIds]}::uuid[]))
+    SELECT id FROM runs WHERE id = ANY(ARRAY(SELECT run_id FROM steps WHERE id = ANY(${[...stepIds]}::uuid[])))
     ORDER BY id FOR UPDATE`.execute(db);
 }

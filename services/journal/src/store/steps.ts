@@ -126,13 +126,14 @@ export async function takeUndelivered(
       UPDATE steps s SET delivered = true
       FROM runs r
       WHERE s.run_id = ANY(${[...runIds]}::uuid[]) AND s.status <> 'running' AND NOT s.delivered
-        AND r.id = s.run_id AND r.generation = s.generation
+        AND r.id = ANY(${[...runIds]}::uuid[]) AND r.id = s.run_id AND r.generation = s.generation
       RETURNING s.*
     )
     SELECT * FROM taken
     UNION ALL
     SELECT s.* FROM steps s JOIN runs r ON r.id = s.run_id AND r.generation = s.generation
-    WHERE s.run_id = ANY(${[...fullRunIds]}::uuid[]) AND (s.status = 'running' OR s.delivered)`.execute(db);
+    WHERE s.run_id = ANY(${[...fullRunIds]}::uuid[]) AND r.id = ANY(${[...fullRunIds]}::uuid[])
+      AND (s.status = 'running' OR s.delivered)`.execute(db);
   return rows.sort((a, b) => (a.run_id < b.run_id ? -1 : a.run_id > b.run_id ? 1 : a.seq - b.seq));
 }
 
@@ -219,7 +220,8 @@ export async function recordResults(
                 ${col((r) => r.attempt)}::int[], ${col((r) => r.startedAt?.toISOString() ?? null)}::timestamptz[],
                 ${col((r) => r.finishedAt?.toISOString() ?? null)}::timestamptz[])
       AS t(id, generation, status, result, error, attempt, started_at, finished_at)
-    WHERE s.id = t.id AND s.status = 'running' AND s.generation = t.generation
+    WHERE s.id = t.id AND s.id = ANY(${col((r) => r.stepId)}::uuid[])
+      AND s.status = 'running' AND s.generation = t.generation
     RETURNING s.id, s.run_id, s.kind`.execute(db);
   return rows;
 }
