@@ -27,7 +27,7 @@ import { shardOf } from "@weft/runtime";
 import type { JournalContext } from "./context.ts";
 import type { Db, RunRow, StepRow } from "./db.ts";
 import { runToProto, stepToProto } from "./messages.ts";
-import { type LeaseTo, leaseReadyRuns, releaseLeases, runningRuns } from "./store/runs.ts";
+import { type LeaseTo, markReadyTaking, releaseLeases, runningRuns } from "./store/runs.ts";
 import { currentSteps, takeUndelivered } from "./store/steps.ts";
 import { optionalText, requireCount, requireName, requireRange, requireUuid } from "./validation.ts";
 
@@ -204,22 +204,32 @@ export async function releaseOrphans(j: JournalContext, orphaned: readonly Pushe
 }
 
 /**
- * Push claims for runs a transaction just made ready: leases those whose coordinator has credit
- * (inside the transaction) and returns what to deliver after the commit.
+ * Marks runs ready (a transaction recorded outcomes they wait for) and, in the same statement,
+ * leases those whose coordinator's stream has credit: returns the runs now ready that no turn
+ * holds (`readyRuns`, pushed or not) and what to deliver after the commit.
  */
-export async function pushClaims(j: JournalContext, db: Db, readyRunIds: readonly string[]): Promise<Push | undefined> {
-  const reservation = j.claims.reserve(readyRunIds, j.config.shards);
-  if (!reservation) return undefined;
+export async function markReadyAndPush(
+  j: JournalContext,
+  db: Db,
+  runIds: readonly string[],
+): Promise<{ readyRuns: string[]; push: Push | undefined }> {
+  const reservation = j.claims.reserve(runIds, j.config.shards);
   try {
-    const leased = await leaseReadyRuns(db, reservation.leases);
+    const rows = await markReadyTaking(db, runIds, new Map(reservation?.leases.map((l) => [l.runId, l])));
+    const readyRuns = rows.filter((r) => !r.leased).map((r) => r.id);
+    if (!reservation) return { readyRuns, push: undefined };
+    const leased = rows.filter((r) => r.taken);
     const claims = await claimsOf(db, leased);
     return {
-      reservation,
-      leased: new Set(leased.map((r) => r.id)),
-      pushed: claims.map((claim, i) => ({ owner: leased[i]?.lease_owner ?? "", claim })),
+      readyRuns,
+      push: {
+        reservation,
+        leased: new Set(leased.map((r) => r.id)),
+        pushed: claims.map((claim, i) => ({ owner: leased[i]?.lease_owner ?? "", claim })),
+      },
     };
   } catch (err) {
-    j.claims.unreserve(reservation);
+    if (reservation) j.claims.unreserve(reservation);
     throw err;
   }
 }

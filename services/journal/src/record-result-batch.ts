@@ -10,11 +10,11 @@ import {
   ResultStatus,
 } from "@weft/contracts";
 import { type Link, spanContextOf, trace } from "@weft/telemetry";
-import { abandonPush, deliverPushed, type Push, pushClaims } from "./claims.ts";
+import { abandonPush, deliverPushed, markReadyAndPush, type Push } from "./claims.ts";
 import { applyCommitEffects } from "./commit-effects.ts";
 import type { JournalContext } from "./context.ts";
 import { failureToStored, toBytea } from "./messages.ts";
-import { lockRunsOfSteps, markReadyLeased } from "./store/runs.ts";
+import { lockRunsOfSteps } from "./store/runs.ts";
 import { type ResultToRecord, recordResults, stepStates } from "./store/steps.ts";
 import { inDatabaseSpan, observeBatch, tracer } from "./telemetry.ts";
 import {
@@ -87,15 +87,15 @@ export async function recordResultBatch(
           trx,
           toRecord.filter((r) => !appliedIds.has(r.stepId)).map((r) => r.stepId),
         );
-        const ready = await markReadyLeased(
+        // Runs a coordinator's stream can take are claimed for it here (no ClaimRuns round trip);
+        // runs leased mid-turn are found ready by their commit.
+        const marked = await markReadyAndPush(
+          j,
           trx,
           applied.filter((a) => WAKING_KINDS.has(a.kind)).map((a) => a.run_id),
         );
-        // Runs a coordinator's stream can take are claimed for it here (no ClaimRuns round trip);
-        // runs leased mid-turn are found ready by their commit.
-        const readyRuns = ready.filter((r) => !r.leased).map((r) => r.id);
-        push = await pushClaims(j, trx, readyRuns);
-        return { applied, states, readyRuns };
+        push = marked.push;
+        return { applied, states, readyRuns: marked.readyRuns };
       }),
     );
   } catch (err) {

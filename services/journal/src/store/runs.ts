@@ -263,9 +263,7 @@ export async function releaseLeases(db: Db, leases: readonly (FenceInput & { own
     FROM unnest(${leases.map((l) => l.runId)}::uuid[], ${leases.map((l) => l.owner)}::text[],
                 ${leases.map((l) => l.token.toString())}::bigint[]) AS t(id, owner, token)
     WHERE runs.id = t.id AND runs.id = ANY(${leases.map((l) => l.runId)}::uuid[])
-      AND runs.status = 'running' AND runs.lease_owner = t.owner AND runs.lease_token = t.token`.execute(
-    db,
-  );
+      AND runs.status = 'running' AND runs.lease_owner = t.owner AND runs.lease_token = t.token`.execute(db);
 }
 
 /** The running runs among `ids`. */
@@ -287,6 +285,46 @@ export async function markReadyLeased(db: Db, ids: Iterable<string>): Promise<{ 
     UPDATE runs SET ready = true, ready_at = CASE WHEN ready THEN ready_at ELSE now() END, updated_at = now()
     WHERE id = ANY(${unique}::uuid[]) AND status = 'running'
     RETURNING id, coalesce(lease_expires >= now(), false) AS leased`.execute(db);
+  return rows;
+}
+
+/**
+ * markReadyLeased and leaseReadyRuns in one statement (one new row version per run instead of
+ * two): marks the running runs among `ids` ready, and leases at once those with an entry in
+ * `leases` that nobody holds and whose version the owner carries (those end up not ready, with
+ * the next claim number). Returns every run it marked, with `taken` (leased here) and `leased`
+ * (held by a coordinator before: a turn in progress, whose commit finds the run ready).
+ */
+export async function markReadyTaking(
+  db: Db,
+  ids: readonly string[],
+  leases: ReadonlyMap<string, LeaseTo>,
+): Promise<(RunRow & { taken: boolean; leased: boolean })[]> {
+  const unique = [...new Set(ids)];
+  if (unique.length === 0) return [];
+  const lease = unique.map((id) => leases.get(id));
+  const { rows } = await sql<RunRow & { taken: boolean; leased: boolean }>`
+    UPDATE runs SET ready = NOT d.taken,
+                    ready_at = CASE WHEN runs.ready THEN runs.ready_at ELSE now() END,
+                    lease_owner = CASE WHEN d.taken THEN d.owner ELSE runs.lease_owner END,
+                    lease_expires = CASE WHEN d.taken THEN now() + d.lease_ms * interval '1 millisecond'
+                                         ELSE runs.lease_expires END,
+                    lease_token = runs.lease_token + CASE WHEN d.taken THEN 1 ELSE 0 END,
+                    claims = runs.claims + CASE WHEN d.taken THEN 1 ELSE 0 END,
+                    updated_at = now()
+    FROM (
+      SELECT r.id, t.owner, t.lease_ms,
+             coalesce(r.lease_expires >= now(), false) AS leased,
+             (t.owner IS NOT NULL AND NOT coalesce(r.lease_expires >= now(), false)
+              AND (t.app_versions IS NULL OR t.app_versions ? coalesce(r.app_version, ''))) AS taken
+      FROM unnest(${unique}::uuid[], ${lease.map((l) => l?.owner ?? null)}::text[],
+                  ${lease.map((l) => l?.leaseMs ?? null)}::int[],
+                  ${lease.map((l) => versionsJson(l?.appVersions))}::jsonb[]) AS t(id, owner, lease_ms, app_versions)
+      JOIN runs r ON r.id = t.id
+      WHERE r.id = ANY(${unique}::uuid[]) AND r.status = 'running'
+    ) d
+    WHERE runs.id = d.id AND runs.id = ANY(${unique}::uuid[])
+    RETURNING runs.*, d.taken, d.leased`.execute(db);
   return rows;
 }
 
