@@ -36,6 +36,13 @@ export interface ClaimLoopOptions {
   alwaysReplay: boolean;
   /** Live executions kept between turns (runs stay with their coordinator while it holds them). */
   cachedRuns: number;
+  /**
+   * Runs a claim stream carries before it is closed and reopened (default 10,000). The client
+   * holds every message a stream delivered until the call ends (connect-es races each read
+   * against one long-lived abort promise, connectrpc/connect-es#1524), so a stream that lived as
+   * long as the process would grow its memory with every claim ever pushed.
+   */
+  streamRotateRuns?: number;
   /** Open a StreamClaims stream so the journal pushes claims (default true). */
   pushClaims?: boolean;
 }
@@ -134,9 +141,20 @@ export class ClaimLoop implements Loop {
             .catch(() => {
               // the stream failed before it was read; the loop reopens it
             });
+          let carried = 0;
+          let rotating = false;
+          const rotateAfter = this.options.streamRotateRuns ?? 10_000;
           for await (const res of responses) {
             this.pushedHeld += res.runs.length;
             this.enqueue(res.runs, "pushed");
+            carried += res.runs.length;
+            // Enough carried: end the request side; the journal then ends the stream (claims it
+            // still queued are released to be polled) and the loop opens a fresh one.
+            if (carried >= rotateAfter && !rotating) {
+              rotating = true;
+              this.options.metrics.streamRotations.inc();
+              requests.close();
+            }
           }
           failures = 0;
         } catch (err) {
@@ -148,6 +166,7 @@ export class ClaimLoop implements Loop {
           requests.close();
         }
         if (signal.aborted) break;
+        if (failures === 0) continue; // rotated: reopen at once
         await new Promise((resolve) => setTimeout(resolve, Math.min(100 * 2 ** Math.min(failures, 5), 2_000)));
       }
     })();

@@ -16,6 +16,7 @@ export const coordinatorEnv = {
   WEFT_MAX_CONCURRENT_TURNS: envInt(1, 64, 2),
   WEFT_ALWAYS_REPLAY: envBool(false),
   WEFT_CACHED_RUNS: envInt(0, 10_000_000, 50_000),
+  WEFT_CLAIM_STREAM_ROTATE_RUNS: envInt(1, 10_000_000, 10_000),
   WEFT_REGISTER_INTERVAL_MS: envInt(100, 3_600_000, 10_000),
 };
 

@@ -93,6 +93,7 @@ export async function startCoordinator(options: {
     workers: config.WEFT_MAX_CONCURRENT_TURNS,
     alwaysReplay: config.WEFT_ALWAYS_REPLAY,
     cachedRuns: config.WEFT_CACHED_RUNS,
+    streamRotateRuns: config.WEFT_CLAIM_STREAM_ROTATE_RUNS,
   });
   // The journal's wake notice: runs became ready that no claim stream took.
   const subscription = nc.subscribe(wakeSubject(config.WEFT_PREFIX), { callback: () => loop.requestPoll() });

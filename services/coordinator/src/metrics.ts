@@ -13,6 +13,7 @@ export interface CoordinatorMetrics {
   claimed: Counter<"source">;
   /** ReadJournals calls for partial claims without a live execution. */
   journalReads: Counter;
+  streamRotations: Counter;
 }
 
 export function createCoordinatorMetrics(): CoordinatorMetrics {
@@ -59,6 +60,11 @@ export function createCoordinatorMetrics(): CoordinatorMetrics {
     journalReads: new Counter({
       name: "weft_coordinator_journal_reads_total",
       help: "full journals read for partial claims the coordinator held no live execution for",
+      registers: [registry],
+    }),
+    streamRotations: new Counter({
+      name: "weft_coordinator_claim_stream_rotations_total",
+      help: "claim streams closed and reopened after carrying WEFT_CLAIM_STREAM_ROTATE_RUNS runs (bounds the client's memory)",
       registers: [registry],
     }),
   };
