@@ -8,7 +8,7 @@
 // takes the slow path alone.
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
-import { ROOT_CONTEXT } from "@opentelemetry/api";
+import { ROOT_CONTEXT, type Span } from "@opentelemetry/api";
 import {
   type StartWorkflowRequest,
   type StartWorkflowResponse,
@@ -18,7 +18,7 @@ import {
   StartWorkflowsResponseSchema,
 } from "@weft/contracts";
 import { shardOf } from "@weft/runtime";
-import { context, currentTraceparent, SpanKind, SpanStatusCode } from "@weft/telemetry";
+import { context, currentTraceparent, SpanKind, SpanStatusCode, trace } from "@weft/telemetry";
 import { deliverPushed, firstClaim } from "./claims.ts";
 import { DEFAULT_COORDINATOR_TTL_MS } from "./config.ts";
 import type { JournalContext } from "./context.ts";
@@ -213,8 +213,37 @@ export async function startWorkflows(
   ctx: HandlerContext,
 ): Promise<StartWorkflowsResponse> {
   requireCount("starts", req.starts.length, 0, MAX_STARTS);
+  // One trace per run: each start is a root span of its own (linked to this call's span, which
+  // belongs to the caller's trace), and the run keeps it as its traceparent.
+  const call = trace.getActiveSpan();
+  const callLinks = call?.isRecording() ? [{ context: call.spanContext() }] : [];
+  const spans: Span[] = [];
   const starts: PreparedStart[] = [];
-  for (const [i, r] of req.starts.entries()) starts.push(await inField(`starts[${i}]`, () => prepareStart(j, r, ctx)));
+  try {
+    for (const [i, r] of req.starts.entries()) {
+      const span = tracer.startSpan(`start ${r.workflowName}`, { root: true, links: callLinks }, ROOT_CONTEXT);
+      spans.push(span);
+      starts.push(
+        await inField(`starts[${i}]`, () =>
+          context.with(trace.setSpan(ROOT_CONTEXT, span), () => prepareStart(j, r, ctx)),
+        ),
+      );
+      span.setAttribute("weft.run.id", starts[i]?.run.id ?? "");
+    }
+    return await startPrepared(j, batcher, starts);
+  } catch (err) {
+    for (const span of spans) span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
+    throw err;
+  } finally {
+    for (const span of spans) span.end();
+  }
+}
+
+async function startPrepared(
+  j: JournalContext,
+  batcher: StartBatcher,
+  starts: PreparedStart[],
+): Promise<StartWorkflowsResponse> {
   const defs = await getWorkflowDefs(j.db, [...new Set(starts.map((s) => s.name))]);
   const versionChecked = new Set<string>();
   const keyOwner = new Map<string, { workflow: string; index: number }>();
@@ -240,7 +269,7 @@ export async function startWorkflows(
     if (!earlier) keyOwner.set(key, { workflow: start.name, index: i });
   }
   await requireKeysFree(j, starts);
-  const inserted = await Promise.all(starts.map((s) => insertTraced(j, batcher, s.run)));
+  const inserted = await Promise.all(starts.map((s) => batcher.insert(s.run).then((r) => r.row)));
   const results = await Promise.all(
     starts.map((s, i) => inField(`starts[${i}]`, () => finishStart(j, s, inserted[i]))),
   );

@@ -1,5 +1,6 @@
 // The journal's part of one trace per run, with an in-memory exporter: StartWorkflow's SERVER span
-// continues the client's span and is persisted as the run's traceparent; each task publish is a
+// continues the client's span and is persisted as the run's traceparent (StartWorkflows: a root
+// span per run, linked to the call); each task publish is a
 // PRODUCER span under the turn that journaled the step, and the message carries that span;
 // RecordResultBatch links every execution it carries; the end of a run is a span in its trace;
 // Postgres work shows as CLIENT spans with the database conventions.
@@ -81,6 +82,28 @@ describe("one trace per run, the journal's part", () => {
       "db.namespace": expect.any(String),
     });
     expect(insert?.attributes["db.operation.batch.size"]).toBeGreaterThanOrEqual(1);
+  });
+
+  test("StartWorkflows gives every run a trace of its own, linked to the call in the client's trace", async () => {
+    const client = foreignSpan();
+    const res = await h.workflows.startWorkflows(
+      { starts: [{ workflowName: "pipeline" }, { workflowName: "pipeline", args: encodePayload(2) }] },
+      { headers: { traceparent: client.traceparent } },
+    );
+    const [call] = serverSpan("StartWorkflows", client.traceId);
+    expect(parentOf(call!)).toBe(client.spanId);
+    const traces = new Set<string>();
+    for (const result of res.results) {
+      const run = result.run!;
+      const start = spans().find((s) => s.name === "start pipeline" && s.attributes["weft.run.id"] === run.id);
+      expect(start, `start span of ${run.id}`).toBeDefined();
+      expect(parentOf(start!)).toBeUndefined();
+      expect(start!.links.map((l) => l.context.spanId)).toEqual([call!.spanContext().spanId]);
+      expect(run.traceparent).toBe(traceparentOf(start!));
+      traces.add(start!.spanContext().traceId);
+    }
+    expect(traces.size).toBe(2);
+    expect(traces.has(client.traceId)).toBe(false);
   });
 
   test("publishes are PRODUCER spans under the turn; the task's headers carry them; results link back", async () => {
