@@ -58,6 +58,17 @@ class ClientTest(unittest.TestCase):
         runs, _ = self.weft.list(workflow="pipeline", statuses=["completed"], page_size=100)
         self.assertIn(run.id, [r.id for r in runs])
 
+    def test_start_many(self):
+        started = self.weft.start_many([{"workflow": "pipeline", "args": {"id": i, "text": "x y"}} for i in range(3)])
+        self.assertEqual([run.args["id"] for run, _ in started], [0, 1, 2])
+        self.assertEqual(len({run.id for run, _ in started}), 3)
+        self.assertFalse(any(existing for _, existing in started))
+        self.assertEqual(self.weft.result(started[2][0].id, timeout=30), "#2: 2 words, 2 letters")
+        with self.assertRaises(WeftError) as ctx:
+            self.weft.start_many([{"workflow": "pipeline"}, {"workflow": "nope"}])
+        self.assertEqual(ctx.exception.code, grpc.StatusCode.NOT_FOUND)
+        self.assertIn("starts[1].workflow_name", ctx.exception.details)
+
     def test_event_and_cancel(self):
         run, _ = self.weft.start("pipeline", {"id": 4, "text": "slow", "stepMs": 60000})
         event_id, delivered = self.weft.send_event(run.id, "approve", {"ok": True})

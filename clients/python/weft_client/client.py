@@ -164,6 +164,29 @@ class WeftClient:
         res = self._unary(self.stub.StartWorkflow, req)
         return Run.from_proto(res.run), res.existing
 
+    def start_many(self, starts: Sequence[dict]) -> List[Tuple[Run, bool]]:
+        """Starts many runs with StartWorkflows, up to 1,000 per call; results in the order given.
+
+        Each item is a dict with `workflow` and optionally `args`, `idempotency_key`, `namespace`.
+        A call is checked whole: one bad start fails it (the error names starts[i]) and starts none
+        of its runs; with more than 1,000 items, calls before a failing one have started theirs."""
+        out: List[Tuple[Run, bool]] = []
+        for at in range(0, len(starts), 1000):
+            req = pb.StartWorkflowsRequest(
+                starts=[
+                    pb.StartWorkflowRequest(
+                        workflow_name=item["workflow"],
+                        args=encode_payload(item.get("args")),
+                        idempotency_key=item.get("idempotency_key", ""),
+                        namespace=item.get("namespace", ""),
+                    )
+                    for item in starts[at : at + 1000]
+                ]
+            )
+            res = self._unary(self.stub.StartWorkflows, req)
+            out.extend((Run.from_proto(r.run), r.existing) for r in res.results)
+        return out
+
     def get(self, run_id: str) -> Run:
         return Run.from_proto(self._unary(self.stub.GetWorkflow, pb.GetWorkflowRequest(run_id=run_id)).run)
 
@@ -175,9 +198,14 @@ class WeftClient:
         try:
             for msg in stream:
                 run = Run.from_proto(msg.run, msg.steps)
-                yield run
                 if run.done:
+                    # The server ends the stream after the final status: read that end instead of
+                    # cancelling (a reset per watch trips HTTP/2 servers' reset limit, GOAWAY).
+                    for _ in stream:
+                        pass
+                    yield run
                     return
+                yield run
         except grpc.RpcError as err:
             raise WeftError(err.code(), err.details()) from None
         finally:

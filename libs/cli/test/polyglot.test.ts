@@ -56,7 +56,7 @@ describe("python client", () => {
     const res = await exec(PYTHON, ["clients/python/test_client.py", "-v"], {
       env: { ...pyEnv, WEFT_URL: target, WEFT_TOKEN: t.stack.token ?? "" },
     });
-    expect(res.stderr).toMatch(/Ran 5 tests in .*\n\nOK\n$/);
+    expect(res.stderr).toMatch(/Ran 6 tests in .*\n\nOK\n$/);
     expect(res.code).toBe(0);
   });
 });

@@ -15,7 +15,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from weft_client.gen.weft.v1 import types_pb2 as weft_dot_v1_dot_types__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1eweft/v1/workflow_service.proto\x12\x07weft.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x13weft/v1/types.proto\"|\n\x14StartWorkflowRequest\x12\x15\n\rworkflow_name\x18\x01 \x01(\t\x12\x0c\n\x04\x61rgs\x18\x02 \x01(\x0c\x12\x17\n\x0fidempotency_key\x18\x03 \x01(\t\x12\x11\n\tnamespace\x18\x14 \x01(\t\x12\x13\n\x0b\x61pp_version\x18\x1e \x01(\t\"D\n\x15StartWorkflowResponse\x12\x19\n\x03run\x18\x01 \x01(\x0b\x32\x0c.weft.v1.Run\x12\x10\n\x08\x65xisting\x18\x02 \x01(\x08\"$\n\x12GetWorkflowRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\"0\n\x13GetWorkflowResponse\x12\x19\n\x03run\x18\x01 \x01(\x0b\x32\x0c.weft.v1.Run\"\x8b\x02\n\x14ListWorkflowsRequest\x12\x15\n\rworkflow_name\x18\x01 \x01(\t\x12$\n\x08statuses\x18\x02 \x03(\x0e\x32\x12.weft.v1.RunStatus\x12\x31\n\rcreated_after\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0e\x63reated_before\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rparent_run_id\x18\x05 \x01(\t\x12\x11\n\tpage_size\x18\x06 \x01(\x05\x12\x12\n\npage_token\x18\x07 \x01(\t\x12\x11\n\tnamespace\x18\x14 \x01(\t\"L\n\x15ListWorkflowsResponse\x12\x1a\n\x04runs\x18\x01 \x03(\x0b\x32\x0c.weft.v1.Run\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"7\n\x15\x43\x61ncelWorkflowRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"3\n\x16\x43\x61ncelWorkflowResponse\x12\x19\n\x03run\x18\x01 \x01(\x0b\x32\x0c.weft.v1.Run\"G\n\x10SendEventRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x12\n\nevent_name\x18\x02 \x01(\t\x12\x0f\n\x07payload\x18\x03 \x01(\x0c\"8\n\x11SendEventResponse\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x11\n\tdelivered\x18\x02 \x01(\x08\"=\n\x14WatchWorkflowRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x15\n\rinclude_steps\x18\x02 \x01(\x08\"P\n\x15WatchWorkflowResponse\x12\x19\n\x03run\x18\x01 \x01(\x0b\x32\x0c.weft.v1.Run\x12\x1c\n\x05steps\x18\x02 \x03(\x0b\x32\r.weft.v1.Step\"J\n\x11GetHistoryRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x32 \x01(\x05\x12\x12\n\npage_token\x18\x33 \x01(\t\"\x86\x01\n\x12GetHistoryResponse\x12\x19\n\x03run\x18\x01 \x01(\x0b\x32\x0c.weft.v1.Run\x12\x1c\n\x05steps\x18\x02 \x03(\x0b\x32\r.weft.v1.Step\x12\x1e\n\x06\x65vents\x18\x03 \x03(\x0b\x32\x0e.weft.v1.Event\x12\x17\n\x0fnext_page_token\x18\x32 \x01(\t\"u\n\x14ResetWorkflowRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x10\n\x08\x66rom_seq\x18\x02 \x01(\r\x12\x16\n\x0e\x66rom_step_name\x18\x03 \x01(\t\x12\x13\n\x0b\x61pp_version\x18\x04 \x01(\t\x12\x0e\n\x06reason\x18\x05 \x01(\t\"D\n\x15ResetWorkflowResponse\x12\x19\n\x03run\x18\x01 \x01(\x0b\x32\x0c.weft.v1.Run\x12\x10\n\x08\x66rom_seq\x18\x02 \x01(\r\"\xf7\x01\n\x12RetryFailedRequest\x12\x15\n\rworkflow_name\x18\x01 \x01(\t\x12\x31\n\rcreated_after\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0e\x63reated_before\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0e\x65rror_contains\x18\x04 \x01(\t\x12\x13\n\x0b\x61pp_version\x18\x05 \x01(\t\x12\x0f\n\x07\x64ry_run\x18\x06 \x01(\x08\x12\x11\n\tpage_size\x18\x07 \x01(\x05\x12\x12\n\npage_token\x18\x08 \x01(\t\"N\n\x13RetryFailedResponse\x12\r\n\x05\x63ount\x18\x01 \x01(\r\x12\x0f\n\x07run_ids\x18\x02 \x03(\t\x12\x17\n\x0fnext_page_token\x18\x03 \x01(\t2\xc5\x05\n\x0fWorkflowService\x12N\n\rStartWorkflow\x12\x1d.weft.v1.StartWorkflowRequest\x1a\x1e.weft.v1.StartWorkflowResponse\x12H\n\x0bGetWorkflow\x12\x1b.weft.v1.GetWorkflowRequest\x1a\x1c.weft.v1.GetWorkflowResponse\x12N\n\rListWorkflows\x12\x1d.weft.v1.ListWorkflowsRequest\x1a\x1e.weft.v1.ListWorkflowsResponse\x12Q\n\x0e\x43\x61ncelWorkflow\x12\x1e.weft.v1.CancelWorkflowRequest\x1a\x1f.weft.v1.CancelWorkflowResponse\x12\x42\n\tSendEvent\x12\x19.weft.v1.SendEventRequest\x1a\x1a.weft.v1.SendEventResponse\x12P\n\rWatchWorkflow\x12\x1d.weft.v1.WatchWorkflowRequest\x1a\x1e.weft.v1.WatchWorkflowResponse0\x01\x12\x45\n\nGetHistory\x12\x1a.weft.v1.GetHistoryRequest\x1a\x1b.weft.v1.GetHistoryResponse\x12N\n\rResetWorkflow\x12\x1d.weft.v1.ResetWorkflowRequest\x1a\x1e.weft.v1.ResetWorkflowResponse\x12H\n\x0bRetryFailed\x12\x1b.weft.v1.RetryFailedRequest\x1a\x1c.weft.v1.RetryFailedResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1eweft/v1/workflow_service.proto\x12\x07weft.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x13weft/v1/types.proto\"|\n\x14StartWorkflowRequest\x12\x15\n\rworkflow_name\x18\x01 \x01(\t\x12\x0c\n\x04\x61rgs\x18\x02 \x01(\x0c\x12\x17\n\x0fidempotency_key\x18\x03 \x01(\t\x12\x11\n\tnamespace\x18\x14 \x01(\t\x12\x13\n\x0b\x61pp_version\x18\x1e \x01(\t\"D\n\x15StartWorkflowResponse\x12\x19\n\x03run\x18\x01 \x01(\x0b\x32\x0c.weft.v1.Run\x12\x10\n\x08\x65xisting\x18\x02 \x01(\x08\"F\n\x15StartWorkflowsRequest\x12-\n\x06starts\x18\x01 \x03(\x0b\x32\x1d.weft.v1.StartWorkflowRequest\"I\n\x16StartWorkflowsResponse\x12/\n\x07results\x18\x01 \x03(\x0b\x32\x1e.weft.v1.StartWorkflowResponse\"$\n\x12GetWorkflowRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\"0\n\x13GetWorkflowResponse\x12\x19\n\x03run\x18\x01 \x01(\x0b\x32\x0c.weft.v1.Run\"\x8b\x02\n\x14ListWorkflowsRequest\x12\x15\n\rworkflow_name\x18\x01 \x01(\t\x12$\n\x08statuses\x18\x02 \x03(\x0e\x32\x12.weft.v1.RunStatus\x12\x31\n\rcreated_after\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0e\x63reated_before\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rparent_run_id\x18\x05 \x01(\t\x12\x11\n\tpage_size\x18\x06 \x01(\x05\x12\x12\n\npage_token\x18\x07 \x01(\t\x12\x11\n\tnamespace\x18\x14 \x01(\t\"L\n\x15ListWorkflowsResponse\x12\x1a\n\x04runs\x18\x01 \x03(\x0b\x32\x0c.weft.v1.Run\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"7\n\x15\x43\x61ncelWorkflowRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"3\n\x16\x43\x61ncelWorkflowResponse\x12\x19\n\x03run\x18\x01 \x01(\x0b\x32\x0c.weft.v1.Run\"G\n\x10SendEventRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x12\n\nevent_name\x18\x02 \x01(\t\x12\x0f\n\x07payload\x18\x03 \x01(\x0c\"8\n\x11SendEventResponse\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x11\n\tdelivered\x18\x02 \x01(\x08\"=\n\x14WatchWorkflowRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x15\n\rinclude_steps\x18\x02 \x01(\x08\"P\n\x15WatchWorkflowResponse\x12\x19\n\x03run\x18\x01 \x01(\x0b\x32\x0c.weft.v1.Run\x12\x1c\n\x05steps\x18\x02 \x03(\x0b\x32\r.weft.v1.Step\"J\n\x11GetHistoryRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x32 \x01(\x05\x12\x12\n\npage_token\x18\x33 \x01(\t\"\x86\x01\n\x12GetHistoryResponse\x12\x19\n\x03run\x18\x01 \x01(\x0b\x32\x0c.weft.v1.Run\x12\x1c\n\x05steps\x18\x02 \x03(\x0b\x32\r.weft.v1.Step\x12\x1e\n\x06\x65vents\x18\x03 \x03(\x0b\x32\x0e.weft.v1.Event\x12\x17\n\x0fnext_page_token\x18\x32 \x01(\t\"u\n\x14ResetWorkflowRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x10\n\x08\x66rom_seq\x18\x02 \x01(\r\x12\x16\n\x0e\x66rom_step_name\x18\x03 \x01(\t\x12\x13\n\x0b\x61pp_version\x18\x04 \x01(\t\x12\x0e\n\x06reason\x18\x05 \x01(\t\"D\n\x15ResetWorkflowResponse\x12\x19\n\x03run\x18\x01 \x01(\x0b\x32\x0c.weft.v1.Run\x12\x10\n\x08\x66rom_seq\x18\x02 \x01(\r\"\xf7\x01\n\x12RetryFailedRequest\x12\x15\n\rworkflow_name\x18\x01 \x01(\t\x12\x31\n\rcreated_after\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0e\x63reated_before\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0e\x65rror_contains\x18\x04 \x01(\t\x12\x13\n\x0b\x61pp_version\x18\x05 \x01(\t\x12\x0f\n\x07\x64ry_run\x18\x06 \x01(\x08\x12\x11\n\tpage_size\x18\x07 \x01(\x05\x12\x12\n\npage_token\x18\x08 \x01(\t\"N\n\x13RetryFailedResponse\x12\r\n\x05\x63ount\x18\x01 \x01(\r\x12\x0f\n\x07run_ids\x18\x02 \x03(\t\x12\x17\n\x0fnext_page_token\x18\x03 \x01(\t2\x98\x06\n\x0fWorkflowService\x12N\n\rStartWorkflow\x12\x1d.weft.v1.StartWorkflowRequest\x1a\x1e.weft.v1.StartWorkflowResponse\x12Q\n\x0eStartWorkflows\x12\x1e.weft.v1.StartWorkflowsRequest\x1a\x1f.weft.v1.StartWorkflowsResponse\x12H\n\x0bGetWorkflow\x12\x1b.weft.v1.GetWorkflowRequest\x1a\x1c.weft.v1.GetWorkflowResponse\x12N\n\rListWorkflows\x12\x1d.weft.v1.ListWorkflowsRequest\x1a\x1e.weft.v1.ListWorkflowsResponse\x12Q\n\x0e\x43\x61ncelWorkflow\x12\x1e.weft.v1.CancelWorkflowRequest\x1a\x1f.weft.v1.CancelWorkflowResponse\x12\x42\n\tSendEvent\x12\x19.weft.v1.SendEventRequest\x1a\x1a.weft.v1.SendEventResponse\x12P\n\rWatchWorkflow\x12\x1d.weft.v1.WatchWorkflowRequest\x1a\x1e.weft.v1.WatchWorkflowResponse0\x01\x12\x45\n\nGetHistory\x12\x1a.weft.v1.GetHistoryRequest\x1a\x1b.weft.v1.GetHistoryResponse\x12N\n\rResetWorkflow\x12\x1d.weft.v1.ResetWorkflowRequest\x1a\x1e.weft.v1.ResetWorkflowResponse\x12H\n\x0bRetryFailed\x12\x1b.weft.v1.RetryFailedRequest\x1a\x1c.weft.v1.RetryFailedResponseb\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'weft.v1.workflow_service_pb2', globals())
@@ -26,38 +26,42 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   _STARTWORKFLOWREQUEST._serialized_end=221
   _STARTWORKFLOWRESPONSE._serialized_start=223
   _STARTWORKFLOWRESPONSE._serialized_end=291
-  _GETWORKFLOWREQUEST._serialized_start=293
-  _GETWORKFLOWREQUEST._serialized_end=329
-  _GETWORKFLOWRESPONSE._serialized_start=331
-  _GETWORKFLOWRESPONSE._serialized_end=379
-  _LISTWORKFLOWSREQUEST._serialized_start=382
-  _LISTWORKFLOWSREQUEST._serialized_end=649
-  _LISTWORKFLOWSRESPONSE._serialized_start=651
-  _LISTWORKFLOWSRESPONSE._serialized_end=727
-  _CANCELWORKFLOWREQUEST._serialized_start=729
-  _CANCELWORKFLOWREQUEST._serialized_end=784
-  _CANCELWORKFLOWRESPONSE._serialized_start=786
-  _CANCELWORKFLOWRESPONSE._serialized_end=837
-  _SENDEVENTREQUEST._serialized_start=839
-  _SENDEVENTREQUEST._serialized_end=910
-  _SENDEVENTRESPONSE._serialized_start=912
-  _SENDEVENTRESPONSE._serialized_end=968
-  _WATCHWORKFLOWREQUEST._serialized_start=970
-  _WATCHWORKFLOWREQUEST._serialized_end=1031
-  _WATCHWORKFLOWRESPONSE._serialized_start=1033
-  _WATCHWORKFLOWRESPONSE._serialized_end=1113
-  _GETHISTORYREQUEST._serialized_start=1115
-  _GETHISTORYREQUEST._serialized_end=1189
-  _GETHISTORYRESPONSE._serialized_start=1192
-  _GETHISTORYRESPONSE._serialized_end=1326
-  _RESETWORKFLOWREQUEST._serialized_start=1328
-  _RESETWORKFLOWREQUEST._serialized_end=1445
-  _RESETWORKFLOWRESPONSE._serialized_start=1447
-  _RESETWORKFLOWRESPONSE._serialized_end=1515
-  _RETRYFAILEDREQUEST._serialized_start=1518
-  _RETRYFAILEDREQUEST._serialized_end=1765
-  _RETRYFAILEDRESPONSE._serialized_start=1767
-  _RETRYFAILEDRESPONSE._serialized_end=1845
-  _WORKFLOWSERVICE._serialized_start=1848
-  _WORKFLOWSERVICE._serialized_end=2557
+  _STARTWORKFLOWSREQUEST._serialized_start=293
+  _STARTWORKFLOWSREQUEST._serialized_end=363
+  _STARTWORKFLOWSRESPONSE._serialized_start=365
+  _STARTWORKFLOWSRESPONSE._serialized_end=438
+  _GETWORKFLOWREQUEST._serialized_start=440
+  _GETWORKFLOWREQUEST._serialized_end=476
+  _GETWORKFLOWRESPONSE._serialized_start=478
+  _GETWORKFLOWRESPONSE._serialized_end=526
+  _LISTWORKFLOWSREQUEST._serialized_start=529
+  _LISTWORKFLOWSREQUEST._serialized_end=796
+  _LISTWORKFLOWSRESPONSE._serialized_start=798
+  _LISTWORKFLOWSRESPONSE._serialized_end=874
+  _CANCELWORKFLOWREQUEST._serialized_start=876
+  _CANCELWORKFLOWREQUEST._serialized_end=931
+  _CANCELWORKFLOWRESPONSE._serialized_start=933
+  _CANCELWORKFLOWRESPONSE._serialized_end=984
+  _SENDEVENTREQUEST._serialized_start=986
+  _SENDEVENTREQUEST._serialized_end=1057
+  _SENDEVENTRESPONSE._serialized_start=1059
+  _SENDEVENTRESPONSE._serialized_end=1115
+  _WATCHWORKFLOWREQUEST._serialized_start=1117
+  _WATCHWORKFLOWREQUEST._serialized_end=1178
+  _WATCHWORKFLOWRESPONSE._serialized_start=1180
+  _WATCHWORKFLOWRESPONSE._serialized_end=1260
+  _GETHISTORYREQUEST._serialized_start=1262
+  _GETHISTORYREQUEST._serialized_end=1336
+  _GETHISTORYRESPONSE._serialized_start=1339
+  _GETHISTORYRESPONSE._serialized_end=1473
+  _RESETWORKFLOWREQUEST._serialized_start=1475
+  _RESETWORKFLOWREQUEST._serialized_end=1592
+  _RESETWORKFLOWRESPONSE._serialized_start=1594
+  _RESETWORKFLOWRESPONSE._serialized_end=1662
+  _RETRYFAILEDREQUEST._serialized_start=1665
+  _RETRYFAILEDREQUEST._serialized_end=1912
+  _RETRYFAILEDRESPONSE._serialized_start=1914
+  _RETRYFAILEDRESPONSE._serialized_end=1992
+  _WORKFLOWSERVICE._serialized_start=1995
+  _WORKFLOWSERVICE._serialized_end=2787
 # @@protoc_insertion_point(module_scope)

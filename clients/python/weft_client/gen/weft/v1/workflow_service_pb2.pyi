@@ -175,6 +175,18 @@ class StartWorkflowResponse(_message.Message):
     run: _types_pb2.Run
     def __init__(self, run: _Optional[_Union[_types_pb2.Run, _Mapping]] = ..., existing: bool = ...) -> None: ...
 
+class StartWorkflowsRequest(_message.Message):
+    __slots__ = ["starts"]
+    STARTS_FIELD_NUMBER: _ClassVar[int]
+    starts: _containers.RepeatedCompositeFieldContainer[StartWorkflowRequest]
+    def __init__(self, starts: _Optional[_Iterable[_Union[StartWorkflowRequest, _Mapping]]] = ...) -> None: ...
+
+class StartWorkflowsResponse(_message.Message):
+    __slots__ = ["results"]
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[StartWorkflowResponse]
+    def __init__(self, results: _Optional[_Iterable[_Union[StartWorkflowResponse, _Mapping]]] = ...) -> None: ...
+
 class WatchWorkflowRequest(_message.Message):
     __slots__ = ["include_steps", "run_id"]
     INCLUDE_STEPS_FIELD_NUMBER: _ClassVar[int]

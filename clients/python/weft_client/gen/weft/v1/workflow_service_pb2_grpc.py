@@ -19,6 +19,11 @@ class WorkflowServiceStub(object):
         request_serializer=weft_dot_v1_dot_workflow__service__pb2.StartWorkflowRequest.SerializeToString,
         response_deserializer=weft_dot_v1_dot_workflow__service__pb2.StartWorkflowResponse.FromString,
         )
+    self.StartWorkflows = channel.unary_unary(
+        '/weft.v1.WorkflowService/StartWorkflows',
+        request_serializer=weft_dot_v1_dot_workflow__service__pb2.StartWorkflowsRequest.SerializeToString,
+        response_deserializer=weft_dot_v1_dot_workflow__service__pb2.StartWorkflowsResponse.FromString,
+        )
     self.GetWorkflow = channel.unary_unary(
         '/weft.v1.WorkflowService/GetWorkflow',
         request_serializer=weft_dot_v1_dot_workflow__service__pb2.GetWorkflowRequest.SerializeToString,
@@ -67,6 +72,15 @@ class WorkflowServiceServicer(object):
 
   def StartWorkflow(self, request, context):
     """Starts a run. With an idempotency key, a second start returns the first run instead.
+    """
+    context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+    context.set_details('Method not implemented!')
+    raise NotImplementedError('Method not implemented!')
+
+  def StartWorkflows(self, request, context):
+    """Starts up to 1,000 runs in one call, each exactly as StartWorkflow would (idempotency keys,
+    namespaces, versions); the results come in request order. Every start is checked first: one
+    invalid start fails the call (its field named as starts[i].…) and starts nothing.
     """
     context.set_code(grpc.StatusCode.UNIMPLEMENTED)
     context.set_details('Method not implemented!')
@@ -138,6 +152,11 @@ def add_WorkflowServiceServicer_to_server(servicer, server):
           servicer.StartWorkflow,
           request_deserializer=weft_dot_v1_dot_workflow__service__pb2.StartWorkflowRequest.FromString,
           response_serializer=weft_dot_v1_dot_workflow__service__pb2.StartWorkflowResponse.SerializeToString,
+      ),
+      'StartWorkflows': grpc.unary_unary_rpc_method_handler(
+          servicer.StartWorkflows,
+          request_deserializer=weft_dot_v1_dot_workflow__service__pb2.StartWorkflowsRequest.FromString,
+          response_serializer=weft_dot_v1_dot_workflow__service__pb2.StartWorkflowsResponse.SerializeToString,
       ),
       'GetWorkflow': grpc.unary_unary_rpc_method_handler(
           servicer.GetWorkflow,
