@@ -218,12 +218,20 @@ async function runPhase(stack: Stack, db: pg.Pool, phase: Phase) {
     ? Promise.all(Array.from({ length: phase.inFlight }, closedLoop))
     : Promise.all(Array.from({ length: opts.submitConcurrency }, submit));
   let submitEndMs = 0;
-  void submitting.then(() => {
-    submitEndMs = performance.now() - started;
-  });
+  let submitFailed = false;
+  // Handled here so that a failed submission ends the phase through `await submitting` below
+  // (and the stack is stopped), not as an unhandled rejection that kills the process mid-run.
+  void submitting.then(
+    () => {
+      submitEndMs = performance.now() - started;
+    },
+    () => {
+      submitFailed = true;
+    },
+  );
   const deadline = Date.now() + opts.timeout * 1000;
   let finished = 0;
-  while (Date.now() < deadline) {
+  while (Date.now() < deadline && !submitFailed) {
     await new Promise((resolve) => setTimeout(resolve, 200));
     for (const g of groups) g.poll();
     const { rows } = await db.query<{ n: string }>(
@@ -445,6 +453,23 @@ async function main() {
   let sink: OtlpSink | undefined;
   let stack: Stack | undefined;
   const db = new pg.Pool({ connectionString: env.databaseUrl, max: 2 });
+  let cleaned: Promise<void> | undefined;
+  // Stops the stack and drops the private database and stream, once (also on Ctrl-C or SIGTERM).
+  const cleanup = () => {
+    cleaned ??= (async () => {
+      await db.end().catch(() => {});
+      await stack?.stop();
+      await sink?.close();
+      await env.cleanup();
+    })();
+    return cleaned;
+  };
+  const onSignal = (signal: NodeJS.Signals) => {
+    out(`\n${signal}: stopping the stack`);
+    void cleanup().finally(() => process.exit(130));
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
   try {
     const tracingEnv: Record<string, string> = {};
     if (opts.tracing) {
@@ -490,10 +515,7 @@ async function main() {
     const bad = results.some((r) => r.failed > 0 || r.stuck > 0);
     process.exitCode = bad ? 1 : 0;
   } finally {
-    await db.end();
-    await stack?.stop();
-    await sink?.close();
-    await env.cleanup();
+    await cleanup();
   }
 }
 
