@@ -24,7 +24,10 @@ export function recordExecution(entry: Omit<Execution, "pid" | "at">): void {
 export function readExecutions(file: string): Execution[] {
   if (!existsSync(file)) return [];
   const out: Execution[] = [];
-  for (const line of readFileSync(file, "utf8").split("\n")) {
+  const lines = readFileSync(file, "utf8").split("\n");
+  // A read can meet a line a process is still appending: only newline-ended lines count.
+  lines.pop();
+  for (const line of lines) {
     if (line.trim() === "") continue;
     out.push(JSON.parse(line) as Execution);
   }

@@ -55,6 +55,15 @@ async function expectAllCompleted(harness: Harness, inputs: { id: number; text: 
 describe("crashes", () => {
   it("survives SIGKILL of an executor in the middle of a batch", async () => {
     h = await startHarness("crash_executor", { executors: 2, env: fastRecovery });
+    // Both executors hold shards before the work starts: an executor that registered second
+    // gets its share only at the other's next renewal, and on a loaded machine the whole
+    // workload could finish before the victim ran a step.
+    await until("both executors to hold shards", async () => {
+      const [row] = await h!.sql<{ n: string }>(
+        "SELECT count(DISTINCT owner) AS n FROM shard_leases WHERE expires_at > now()",
+      );
+      return Number(row?.n) === 2;
+    });
     const { inputs, runs } = await startPipelines(h, 200, 30);
     const victim = h.stack.executors[0]!;
     await until("the victim to run steps", () => h!.sideEffects().some((e) => e.pid === victim.pid));
