@@ -121,6 +121,9 @@ interface PreparedStart {
   idempotencyKey: string | undefined;
 }
 
+/** A start's idempotency key within its namespace, as runsByIdempotencyKeys keys its answer. */
+const keyOf = (s: PreparedStart) => `${s.namespace}\u0000${s.idempotencyKey}`;
+
 /** Checks a start (every error names its field) and builds its run; inserts nothing. */
 function prepareStart(j: JournalContext, req: StartWorkflowRequest, ctx: HandlerContext): PreparedStart {
   const name = requireName("workflow_name", req.workflowName);
@@ -151,30 +154,32 @@ async function requireVersion(j: JournalContext, start: PreparedStart): Promise<
   }
 }
 
-/** The answer for a start once its insert is done (`inserted` undefined: the batch skipped it). */
-async function finishStart(
+/** The key of `start` belongs to `run` of another workflow: answering with it would hand the caller a run it did not ask for. */
+function keyTakenError(start: PreparedStart, run: RunRow, prefix = ""): ConnectError {
+  return new ConnectError(
+    `${prefix}idempotency_key: "${start.idempotencyKey}" belongs to run ${run.id} of workflow "${run.workflow_name}", not "${start.name}"`,
+    Code.AlreadyExists,
+  );
+}
+
+/**
+ * The answer for a start once its insert is done. `inserted` undefined: the batch skipped it
+ * (workflow not registered, or the key is held by `existing`, the run that holds it now).
+ */
+function answerStart(
   j: JournalContext,
   start: PreparedStart,
   inserted: RunRow | undefined,
-): Promise<StartWorkflowResponse> {
+  registered: boolean,
+  existing: RunRow | undefined,
+): StartWorkflowResponse {
   if (inserted) {
     j.metrics.runsStarted.inc({ kind: "root" });
     return create(StartWorkflowResponseSchema, { run: runToProto(inserted), existing: false });
   }
-  const { name, namespace, idempotencyKey } = start;
-  // Not inserted: the workflow is not registered, or the idempotency key belongs to another run.
-  const def = (await getWorkflowDefs(j.db, [name])).get(name);
-  if (!def) throw notFound("workflow_name", `no worker has registered workflow "${name}"`);
-  const existing =
-    idempotencyKey !== undefined ? await getRunByIdempotencyKey(j.db, namespace, idempotencyKey) : undefined;
+  if (!registered) throw notFound("workflow_name", `no worker has registered workflow "${start.name}"`);
   if (!existing) throw new Error("run insert returned nothing");
-  if (existing.workflow_name !== name) {
-    // The key names another workflow's run: answering with it would hand the caller a run it did not ask for.
-    throw new ConnectError(
-      `idempotency_key: "${idempotencyKey}" belongs to run ${existing.id} of workflow "${existing.workflow_name}", not "${name}"`,
-      Code.AlreadyExists,
-    );
-  }
+  if (existing.workflow_name !== start.name) throw keyTakenError(start, existing);
   return create(StartWorkflowResponseSchema, { run: runToProto(existing), existing: true });
 }
 
@@ -186,7 +191,14 @@ export async function startWorkflow(
 ): Promise<StartWorkflowResponse> {
   const start = prepareStart(j, req, ctx);
   await requireVersion(j, start);
-  return finishStart(j, start, await insertTraced(j, batcher, start.run));
+  const inserted = await insertTraced(j, batcher, start.run);
+  if (inserted) return answerStart(j, start, inserted, true, undefined);
+  const registered = (await getWorkflowDefs(j.db, [start.name])).has(start.name);
+  const existing =
+    registered && start.idempotencyKey !== undefined
+      ? await getRunByIdempotencyKey(j.db, start.namespace, start.idempotencyKey)
+      : undefined;
+  return answerStart(j, start, undefined, registered, existing);
 }
 
 export const MAX_STARTS = 1000;
@@ -258,7 +270,7 @@ async function startPrepared(
       versionChecked.add(version);
     }
     if (start.idempotencyKey === undefined) continue;
-    const key = `${start.namespace}\u0000${start.idempotencyKey}`;
+    const key = keyOf(start);
     const earlier = keyOwner.get(key);
     if (earlier && earlier.workflow !== start.name) {
       throw new ConnectError(
@@ -270,28 +282,36 @@ async function startPrepared(
   }
   await requireKeysFree(j, starts);
   const inserted = await Promise.all(starts.map((s) => batcher.insert(s.run).then((r) => r.row)));
-  const results = await Promise.all(
-    starts.map((s, i) => inField(`starts[${i}]`, () => finishStart(j, s, inserted[i]))),
+  // Starts the batch skipped (a key held meanwhile, or a retried call): one lookup for all.
+  const holders = await runsWithKeys(
+    j,
+    starts.filter((_, i) => !inserted[i]),
   );
+  const results: StartWorkflowResponse[] = [];
+  for (const [i, start] of starts.entries()) {
+    results.push(
+      await inField(`starts[${i}]`, () =>
+        answerStart(j, start, inserted[i], defs.has(start.name), holders.get(keyOf(start))),
+      ),
+    );
+  }
   return create(StartWorkflowsResponseSchema, { results });
+}
+
+/** The runs holding the idempotency keys of `starts`, by keyOf. */
+function runsWithKeys(j: JournalContext, starts: readonly PreparedStart[]): Promise<Map<string, RunRow>> {
+  return runsByIdempotencyKeys(
+    j.db,
+    starts.flatMap((s) => (s.idempotencyKey === undefined ? [] : [{ namespace: s.namespace, key: s.idempotencyKey }])),
+  );
 }
 
 /** Fails when an idempotency key of `starts` already belongs to a run of another workflow. */
 async function requireKeysFree(j: JournalContext, starts: readonly PreparedStart[]): Promise<void> {
-  const keyed = starts.filter((s) => s.idempotencyKey !== undefined);
-  if (keyed.length === 0) return;
-  const taken = await runsByIdempotencyKeys(
-    j.db,
-    keyed.map((s) => ({ namespace: s.namespace, key: s.idempotencyKey ?? "" })),
-  );
-  for (const [i, s] of starts.entries()) {
-    const run = s.idempotencyKey !== undefined ? taken.get(`${s.namespace}\u0000${s.idempotencyKey}`) : undefined;
-    if (run && run.workflow_name !== s.name) {
-      throw new ConnectError(
-        `starts[${i}].idempotency_key: "${s.idempotencyKey}" belongs to run ${run.id} of workflow "${run.workflow_name}", not "${s.name}"`,
-        Code.AlreadyExists,
-      );
-    }
+  const holders = await runsWithKeys(j, starts);
+  for (const [i, start] of starts.entries()) {
+    const run = start.idempotencyKey === undefined ? undefined : holders.get(keyOf(start));
+    if (run && run.workflow_name !== start.name) throw keyTakenError(start, run, `starts[${i}].`);
   }
 }
 
