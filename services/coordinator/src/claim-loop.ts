@@ -124,6 +124,7 @@ export class ClaimLoop implements Loop {
     this.streamDone = (async () => {
       let failures = 0;
       while (!signal.aborted) {
+        let rotated = false;
         const requests = createWritableIterable<StreamClaimsRequest>();
         this.streamRequests = requests;
         const opened = Date.now();
@@ -142,7 +143,6 @@ export class ClaimLoop implements Loop {
               // the stream failed before it was read; the loop reopens it
             });
           let carried = 0;
-          let rotating = false;
           const rotateAfter = this.options.streamRotateRuns ?? 10_000;
           for await (const res of responses) {
             this.pushedHeld += res.runs.length;
@@ -150,8 +150,8 @@ export class ClaimLoop implements Loop {
             carried += res.runs.length;
             // Enough carried: end the request side; the journal then ends the stream (claims it
             // still queued are released to be polled) and the loop opens a fresh one.
-            if (carried >= rotateAfter && !rotating) {
-              rotating = true;
+            if (carried >= rotateAfter && !rotated) {
+              rotated = true;
               this.options.metrics.streamRotations.inc();
               requests.close();
             }
@@ -166,7 +166,7 @@ export class ClaimLoop implements Loop {
           requests.close();
         }
         if (signal.aborted) break;
-        if (failures === 0) continue; // rotated: reopen at once
+        if (rotated && failures === 0) continue; // reopen at once; any other end backs off
         await new Promise((resolve) => setTimeout(resolve, Math.min(100 * 2 ** Math.min(failures, 5), 2_000)));
       }
     })();

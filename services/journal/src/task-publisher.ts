@@ -45,7 +45,10 @@ export class TaskPublisher {
     void p.finally(() => this.inFlight.delete(p));
   }
 
-  /** Waits for every dispatched publish (at shutdown, before the NATS connection drains). */
+  /**
+   * At shutdown, before the NATS connection drains: waits for every dispatched publish, then
+   * closes the ack subscription (later publishes fail and are left to the sweeper).
+   */
   async settle(): Promise<void> {
     while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
     this.acked.close();
