@@ -255,18 +255,21 @@ export function createWeftClient(options: WeftClientOptions): WeftClient {
     }
   }
 
+  /** The StartWorkflow request of one start (alone, or one of StartWorkflows' starts). */
+  const startRequest = (
+    workflow: Pick<WorkflowDefinition, "name"> | string,
+    args: unknown,
+    opts: Omit<StartOptions, "signal">,
+  ) => ({
+    workflowName: typeof workflow === "string" ? workflow : workflow.name,
+    args: encodePayload(args),
+    idempotencyKey: opts.idempotencyKey ?? "",
+    namespace: opts.namespace ?? "",
+    appVersion: opts.appVersion ?? "",
+  });
+
   async function start(workflow: WorkflowDefinition | string, args: unknown, opts: StartOptions = {}) {
-    const workflowName = typeof workflow === "string" ? workflow : workflow.name;
-    const res = await rpc.startWorkflow(
-      {
-        workflowName,
-        args: encodePayload(args),
-        idempotencyKey: opts.idempotencyKey ?? "",
-        namespace: opts.namespace ?? "",
-        appVersion: opts.appVersion ?? "",
-      },
-      call(opts.signal),
-    );
+    const res = await rpc.startWorkflow(startRequest(workflow, args, opts), call(opts.signal));
     if (!res.run) throw new ConnectError("StartWorkflow returned no run", Code.Internal);
     const run = decodeRun(res.run);
     return { runId: run.id, existing: res.existing, run };
@@ -277,15 +280,7 @@ export function createWeftClient(options: WeftClientOptions): WeftClient {
     for (let at = 0; at < starts.length; at += MAX_STARTS_PER_CALL) {
       const chunk = starts.slice(at, at + MAX_STARTS_PER_CALL);
       const res = await rpc.startWorkflows(
-        {
-          starts: chunk.map((s) => ({
-            workflowName: typeof s.workflow === "string" ? s.workflow : s.workflow.name,
-            args: encodePayload(s.args),
-            idempotencyKey: s.idempotencyKey ?? "",
-            namespace: s.namespace ?? "",
-            appVersion: s.appVersion ?? "",
-          })),
-        },
+        { starts: chunk.map((s) => startRequest(s.workflow, s.args, s)) },
         call(opts.signal),
       );
       if (res.results.length !== chunk.length) {
