@@ -26,13 +26,12 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(
-  name: string,
+/** A journal's configuration on a test environment's database and prefix (small limits). */
+export function testJournalConfig(
+  env: Pick<TestEnvironment, "databaseUrl" | "natsUrl" | "prefix">,
   overrides: Partial<JournalConfig> = {},
-  options: JournalOptions = {},
-): Promise<Harness> {
-  const env = await createTestEnvironment(name);
-  const config: JournalConfig = {
+): JournalConfig {
+  return {
     databaseUrl: env.databaseUrl,
     natsUrl: env.natsUrl,
     prefix: env.prefix,
@@ -45,6 +44,15 @@ export async function startHarness(
     dbPoolSize: 4,
     ...overrides,
   };
+}
+
+export async function startHarness(
+  name: string,
+  overrides: Partial<JournalConfig> = {},
+  options: JournalOptions = {},
+): Promise<Harness> {
+  const env = await createTestEnvironment(name);
+  const config = testJournalConfig(env, overrides);
   const journal = await startJournal(config, { logger: createLogger("journal-test", "warn"), ...options });
   const transport = createGrpcTransport({ baseUrl: `http://127.0.0.1:${journal.port}` });
   const pool = new pg.Pool({ connectionString: env.databaseUrl, max: 2 });

@@ -12,7 +12,7 @@ import { createTestEnvironment, isolatedName, type TestEnvironment, testAdminUrl
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { type JournalConfig, type RunningJournal, startJournal } from "../src/index.ts";
-import { eventually } from "./harness.ts";
+import { eventually, testJournalConfig } from "./harness.ts";
 
 const owner = isolatedName("lp owner");
 const runtime = isolatedName("lp journal");
@@ -87,19 +87,10 @@ afterAll(async () => {
 
 /** The journal connected as the runtime role, which may not migrate (the migrate job did). */
 function runtimeConfig(dbPoolSize: number): JournalConfig {
-  return {
-    databaseUrl: urlAs(runtime),
-    natsUrl: env.natsUrl,
-    prefix: env.prefix,
-    host: "127.0.0.1",
-    port: 0,
-    shards: 2,
-    maxPayloadBytes: 1 << 20,
-    dispatchTimeoutMs: 60_000,
-    pageSizeMax: 100,
-    dbPoolSize,
-    migrateOnStart: false,
-  };
+  return testJournalConfig(
+    { ...env, databaseUrl: urlAs(runtime) },
+    { shards: 2, maxPayloadBytes: 1 << 20, pageSizeMax: 100, dbPoolSize, migrateOnStart: false },
+  );
 }
 
 describe("the journal's runtime role", () => {
