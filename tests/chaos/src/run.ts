@@ -220,17 +220,13 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         env: m.env,
         onLine: (line) => {
           file.write(`${line}\n`);
-          if (line.includes("turn fenced")) {
-            fencedLogLines++;
-            fencedLines.push({ name, at: Date.now() });
-          }
+          if (line.includes("turn fenced")) fencedLines.push({ name, at: Date.now() });
         },
         readyTimeoutMs: 60_000,
       });
       everyPid.set(proc.pid, name);
       return { ...m, name, proc };
     };
-    let fencedLogLines = 0;
     /** Each coordinator log line reporting a fenced turn: which process, when. */
     const fencedLines: { name: string; at: number }[] = [];
     let launches = 0;
@@ -614,7 +610,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         journalDuplicateResults: counterTotal("duplicate"),
         journalStaleResults: counterTotal("stale"),
         coordinatorFencedTurns: counterTotal("fenced"),
-        fencedTurnLogLines: fencedLogLines,
+        fencedTurnLogLines: fencedLines.length,
       },
       throughput: {
         workflowsPerSecond: round((report.runs.completed / Math.max(1, lastCompletionAt - firstStart)) * 1000),
