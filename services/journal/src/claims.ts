@@ -143,7 +143,7 @@ export class ClaimHub {
       if (!stream || stream.credits <= 0) continue;
       stream.credits--;
       streams.set(stream.owner, stream);
-      // A run of another version is not leased (leaseReadyRuns / insertRootRuns check it): its
+      // A run of another version is not leased (markReadyTaking / insertRootRuns check it): its
       // credit comes back and the run stays ready for a coordinator that carries its version.
       leases.push({ runId, owner: stream.owner, leaseMs: stream.leaseMs, appVersions: stream.appVersions });
     }

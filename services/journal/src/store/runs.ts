@@ -275,21 +275,7 @@ export async function runningRuns(db: Db, ids: readonly string[]): Promise<RunRo
 }
 
 /**
- * Marks running runs ready like markReady; returns each with whether a coordinator holds its lease
- * (a turn in progress: its commit finds the run ready, so nobody needs waking for it).
- */
-export async function markReadyLeased(db: Db, ids: Iterable<string>): Promise<{ id: string; leased: boolean }[]> {
-  const unique = [...new Set(ids)];
-  if (unique.length === 0) return [];
-  const { rows } = await sql<{ id: string; leased: boolean }>`
-    UPDATE runs SET ready = true, ready_at = CASE WHEN ready THEN ready_at ELSE now() END, updated_at = now()
-    WHERE id = ANY(${unique}::uuid[]) AND status = 'running'
-    RETURNING id, coalesce(lease_expires >= now(), false) AS leased`.execute(db);
-  return rows;
-}
-
-/**
- * markReadyLeased and leaseReadyRuns in one statement (one new row version per run instead of
+ * markReady and leaseReadyRuns in one statement (one new row version per run instead of
  * two): marks the running runs among `ids` ready, and leases at once those with an entry in
  * `leases` that nobody holds and whose version the owner carries (those end up not ready, with
  * the next claim number). Returns every run it marked, with `taken` (leased here) and `leased`
@@ -338,7 +324,13 @@ export async function runVersions(db: Db, ids: readonly string[]): Promise<Map<s
 
 /** Marks running runs ready (keeping the earlier ready_at of a run already ready); returns their ids. */
 export async function markReady(db: Db, ids: Iterable<string>): Promise<string[]> {
-  return (await markReadyLeased(db, ids)).map((r) => r.id);
+  const unique = [...new Set(ids)];
+  if (unique.length === 0) return [];
+  const { rows } = await sql<{ id: string }>`
+    UPDATE runs SET ready = true, ready_at = CASE WHEN ready THEN ready_at ELSE now() END, updated_at = now()
+    WHERE id = ANY(${unique}::uuid[]) AND status = 'running'
+    RETURNING id`.execute(db);
+  return rows.map((r) => r.id);
 }
 
 /** Bumps updated_at so that watchers and lists see a change that only touched steps. */
