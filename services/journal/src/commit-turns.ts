@@ -18,7 +18,7 @@ import { claimsOf, DEFAULT_LEASE_MS } from "./claims.ts";
 import { applyCommitEffects } from "./commit-effects.ts";
 import { journalLimits } from "./config.ts";
 import type { JournalContext } from "./context.ts";
-import type { StepKindText } from "./db.ts";
+import { batchTransaction, type StepKindText } from "./db.ts";
 import { uuidv7 } from "./ids.ts";
 import { stepLimitFailure, stepOverLimit } from "./limits.ts";
 import { failureToStored, stepKindFromProto, TASK_KINDS, toBytea } from "./messages.ts";
@@ -117,7 +117,7 @@ export async function commitTurns(j: JournalContext, req: CommitTurnsRequest): P
   }
 
   const result = await inDatabaseSpan(j, "commitTurns", () =>
-    j.db.transaction().execute(async (trx) => {
+    batchTransaction(j.db, async (trx) => {
       const turns = req.turns.map((t) => ({ ...t, runId: t.runId.toLowerCase() }));
       await lockRuns(
         trx,

@@ -13,6 +13,7 @@ import { type Link, spanContextOf, trace } from "@weft/telemetry";
 import { abandonPush, deliverPushed, markReadyAndPush, type Push } from "./claims.ts";
 import { applyCommitEffects } from "./commit-effects.ts";
 import type { JournalContext } from "./context.ts";
+import { batchTransaction } from "./db.ts";
 import { failureToStored, toBytea } from "./messages.ts";
 import { lockRunsOfSteps } from "./store/runs.ts";
 import { type ResultToRecord, recordResults, stepStates } from "./store/steps.ts";
@@ -76,7 +77,7 @@ export async function recordResultBatch(
   };
   try {
     outcome = await inDatabaseSpan(j, "recordResultBatch", () =>
-      j.db.transaction().execute(async (trx) => {
+      batchTransaction(j.db, async (trx) => {
         await lockRunsOfSteps(
           trx,
           toRecord.map((r) => r.stepId),

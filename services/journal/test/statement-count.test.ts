@@ -23,7 +23,7 @@ async function measure<T>(fn: () => Promise<T>): Promise<{ value: T; count: numb
       !s.includes("/* timers */") &&
       !s.includes("/* sweeper */") &&
       !s.includes("/* retention */") &&
-      !/^\s*(begin|commit)\s*$/i.test(s),
+      !/^\s*(begin|commit)\b/i.test(s),
   );
   const count = counted.length;
   return { value, count };

@@ -56,7 +56,8 @@ export async function endRuns(db: Db, endings: readonly RunEnding[]): Promise<Ru
                     ${c((r) => r.status)}::text[], ${c((r) => r.result)}::bytea[],
                     ${c((r) => (r.error ? JSON.stringify(r.error) : null))}::jsonb[])
           AS t(parent_id, seq, child_id, status, result, error)
-        WHERE steps.run_id = t.parent_id AND steps.seq = t.seq AND steps.child_run_id = t.child_id
+        WHERE steps.run_id = t.parent_id AND steps.run_id = ANY(${c((r) => r.parent_run_id)}::uuid[])
+          AND steps.seq = t.seq AND steps.child_run_id = t.child_id
           AND steps.kind = 'child' AND steps.status = 'running'
         RETURNING steps.run_id`.execute(db);
       outcome.readyRuns.push(

@@ -178,16 +178,19 @@ export async function consumeWaitingEvents(db: Db, ids: readonly string[]): Prom
       SELECT e.id, e.run_id, e.name, e.payload,
              row_number() OVER (PARTITION BY e.run_id, e.name ORDER BY e.created_at, e.id) AS rn
       FROM events e
-      WHERE e.consumed_by_seq IS NULL AND (e.run_id, e.name) IN (SELECT run_id, event_name FROM waits)
+      WHERE e.consumed_by_seq IS NULL AND e.run_id = ANY(ARRAY(SELECT run_id FROM waits))
+        AND (e.run_id, e.name) IN (SELECT run_id, event_name FROM waits)
     ), pairs AS (
       SELECT w.id AS step_id, w.seq, c.id AS event_id, c.payload
       FROM waits w JOIN candidates c ON c.run_id = w.run_id AND c.name = w.event_name AND c.rn = w.rn
     ), consumed AS (
-      UPDATE events SET consumed_by_seq = p.seq FROM pairs p WHERE events.id = p.event_id RETURNING events.id
+      UPDATE events SET consumed_by_seq = p.seq FROM pairs p
+      WHERE events.id = p.event_id AND events.id = ANY(ARRAY(SELECT event_id FROM pairs))
+      RETURNING events.id
     )
     UPDATE steps SET status = 'completed', result = p.payload, completed_at = now(),
                      completion_order = nextval('completion_order_seq')
-    FROM pairs p WHERE steps.id = p.step_id
+    FROM pairs p WHERE steps.id = p.step_id AND steps.id = ANY(${[...ids]}::uuid[])
     RETURNING steps.run_id`.execute(db);
   return rows.map((r) => r.run_id);
 }
