@@ -28,11 +28,16 @@ import type { JournalContext } from "./context.ts";
 import type { Db, RunRow, StepRow } from "./db.ts";
 import { runToProto, stepToProto } from "./messages.ts";
 import { type LeaseTo, markReadyTaking, releaseLeases, runningRuns } from "./store/runs.ts";
-import { currentSteps, takeUndelivered } from "./store/steps.ts";
+import { currentSteps, markUndelivered, takeUndelivered } from "./store/steps.ts";
 import { optionalText, requireCount, requireName, requireRange, requireUuid } from "./validation.ts";
 
 export const DEFAULT_LEASE_MS = 30_000;
 const MAX_READ_JOURNALS = 10_000;
+
+/** By run, then by seq. */
+function journalOrder(a: StepRow, b: StepRow): number {
+  return a.run_id < b.run_id ? -1 : a.run_id > b.run_id ? 1 : a.seq - b.seq;
+}
 
 function groupByRun(steps: readonly StepRow[]): Map<string, StepRow[]> {
   const byRun = new Map<string, StepRow[]>();
@@ -46,17 +51,24 @@ function groupByRun(steps: readonly StepRow[]): Map<string, StepRow[]> {
 
 /**
  * The claims of freshly leased runs (inside the leasing transaction): the full journal on a
- * generation's first claim, else the outcomes no earlier claim delivered.
+ * generation's first claim, else the outcomes no earlier claim delivered. `recorded`: outcomes
+ * this transaction recorded as delivered already (recordResults' deliveredRuns), which the
+ * journal's rows no longer show as undelivered.
  */
-export async function claimsOf(db: Db, runs: readonly RunRow[]): Promise<ClaimedRun[]> {
+export async function claimsOf(
+  db: Db,
+  runs: readonly RunRow[],
+  recorded: readonly StepRow[] = [],
+): Promise<ClaimedRun[]> {
   if (runs.length === 0) return [];
-  const steps = groupByRun(
-    await takeUndelivered(
-      db,
-      runs.map((r) => r.id),
-      runs.filter((r) => r.claims <= 1).map((r) => r.id),
-    ),
+  const taken = await takeUndelivered(
+    db,
+    runs.map((r) => r.id),
+    runs.filter((r) => r.claims <= 1).map((r) => r.id),
   );
+  const ids = new Set(taken.map((s) => s.id));
+  const added = recorded.filter((s) => !ids.has(s.id));
+  const steps = groupByRun(added.length === 0 ? taken : [...taken, ...added].sort(journalOrder));
   return runs.map((run) =>
     create(ClaimedRunSchema, {
       run: runToProto(run),
@@ -204,34 +216,49 @@ export async function releaseOrphans(j: JournalContext, orphaned: readonly Pushe
 }
 
 /**
+ * Takes push credits for runs that a transaction may make ready, before it records their
+ * outcomes (recordResults records the outcomes of reserved runs as delivered). The caller gives
+ * the credits back: deliverPushed after the commit, abandonPush if the transaction fails.
+ */
+export function reservePush(j: JournalContext, runIds: readonly string[]): PushReservation | undefined {
+  return j.claims.reserve(runIds, j.config.shards);
+}
+
+/**
  * Marks runs ready (a transaction recorded outcomes they wait for) and, in the same statement,
- * leases those whose coordinator's stream has credit: returns the runs now ready that no turn
- * holds (`readyRuns`, pushed or not) and what to deliver after the commit.
+ * leases those reserved for a coordinator's stream: returns the runs now ready that no turn holds
+ * (`readyRuns`, pushed or not) and what to deliver after the commit. `recorded` are the steps the
+ * transaction recorded; those of reserved runs went in as delivered, and are marked undelivered
+ * again where their run was not leased (a turn held it, or its version is not the stream's).
  */
 export async function markReadyAndPush(
-  j: JournalContext,
   db: Db,
   runIds: readonly string[],
+  reservation: PushReservation | undefined,
+  recorded: readonly StepRow[],
 ): Promise<{ readyRuns: string[]; push: Push | undefined }> {
-  const reservation = j.claims.reserve(runIds, j.config.shards);
-  try {
-    const rows = await markReadyTaking(db, runIds, new Map(reservation?.leases.map((l) => [l.runId, l])));
-    const readyRuns = rows.filter((r) => !r.leased).map((r) => r.id);
-    if (!reservation) return { readyRuns, push: undefined };
-    const leased = rows.filter((r) => r.taken);
-    const claims = await claimsOf(db, leased);
-    return {
-      readyRuns,
-      push: {
-        reservation,
-        leased: new Set(leased.map((r) => r.id)),
-        pushed: claims.map((claim, i) => ({ owner: leased[i]?.lease_owner ?? "", claim })),
-      },
-    };
-  } catch (err) {
-    if (reservation) j.claims.unreserve(reservation);
-    throw err;
-  }
+  const rows = await markReadyTaking(db, runIds, new Map(reservation?.leases.map((l) => [l.runId, l])));
+  const readyRuns = rows.filter((r) => !r.leased).map((r) => r.id);
+  const leased = rows.filter((r) => r.taken);
+  const leasedIds = new Set(leased.map((r) => r.id));
+  await markUndelivered(
+    db,
+    recorded.filter((s) => s.delivered && !leasedIds.has(s.run_id)).map((s) => s.id),
+  );
+  if (!reservation) return { readyRuns, push: undefined };
+  const claims = await claimsOf(
+    db,
+    leased,
+    recorded.filter((s) => leasedIds.has(s.run_id)),
+  );
+  return {
+    readyRuns,
+    push: {
+      reservation,
+      leased: leasedIds,
+      pushed: claims.map((claim, i) => ({ owner: leased[i]?.lease_owner ?? "", claim })),
+    },
+  };
 }
 
 export interface Push {
@@ -247,9 +274,9 @@ export function deliverPushed(j: JournalContext, push: Push): void {
   if (orphaned.length > 0) void releaseOrphans(j, orphaned);
 }
 
-/** The transaction that pushed claims failed: nothing was leased. */
-export function abandonPush(j: JournalContext, push: Push | undefined): void {
-  if (push) j.claims.unreserve(push.reservation);
+/** The transaction that reserved push credits failed: nothing was leased. */
+export function abandonPush(j: JournalContext, reservation: PushReservation | undefined): void {
+  if (reservation) j.claims.unreserve(reservation);
 }
 
 /** StreamClaims: registers the coordinator's stream with the hub and sends it what is pushed. */

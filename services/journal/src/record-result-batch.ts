@@ -10,7 +10,7 @@ import {
   ResultStatus,
 } from "@weft/contracts";
 import { type Link, spanContextOf, trace } from "@weft/telemetry";
-import { abandonPush, deliverPushed, markReadyAndPush, type Push } from "./claims.ts";
+import { abandonPush, deliverPushed, markReadyAndPush, type Push, reservePush } from "./claims.ts";
 import { applyCommitEffects } from "./commit-effects.ts";
 import type { JournalContext } from "./context.ts";
 import { batchTransaction } from "./db.ts";
@@ -69,6 +69,12 @@ export async function recordResultBatch(
   }
 
   linkResults(req.results);
+  // Push credits for the runs these results may make ready, taken before the outcomes are
+  // recorded so that those of reserved runs go in as delivered (the claim carries them).
+  const reservation = reservePush(
+    j,
+    req.results.map((r) => r.runId.toLowerCase()),
+  );
   let push: Push | undefined;
   let outcome: {
     applied: Awaited<ReturnType<typeof recordResults>>;
@@ -82,7 +88,11 @@ export async function recordResultBatch(
           trx,
           toRecord.map((r) => r.stepId),
         );
-        const applied = await recordResults(trx, toRecord);
+        const applied = await recordResults(
+          trx,
+          toRecord,
+          reservation?.leases.map((l) => l.runId),
+        );
         const appliedIds = new Set(applied.map((a) => a.id));
         const states = await stepStates(
           trx,
@@ -91,16 +101,17 @@ export async function recordResultBatch(
         // Runs a coordinator's stream can take are claimed for it here (no ClaimRuns round trip);
         // runs leased mid-turn are found ready by their commit.
         const marked = await markReadyAndPush(
-          j,
           trx,
           applied.filter((a) => WAKING_KINDS.has(a.kind)).map((a) => a.run_id),
+          reservation,
+          applied,
         );
         push = marked.push;
         return { applied, states, readyRuns: marked.readyRuns };
       }),
     );
   } catch (err) {
-    abandonPush(j, push);
+    abandonPush(j, reservation);
     throw err;
   }
   const { applied, states, readyRuns } = outcome;

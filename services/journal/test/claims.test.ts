@@ -221,6 +221,36 @@ describe("pushed claims", () => {
     expect(stream.received[2]?.steps.map((s) => s.seq)).toEqual([1]);
   });
 
+  it("an outcome recorded while a turn holds its run stays undelivered for the next claim", async () => {
+    const stream = openStream("holder", 10);
+    onTestFinished(() => stream.close());
+    await new Promise((r) => setTimeout(r, 200));
+    await start();
+    await until("the first push", () => stream.received.length === 1);
+    await commit(stream.received[0] as ClaimedRun, [step(1, "a"), step(2, "b")], false, "holder");
+    const tasks = await takeAllTasks(h, 2);
+    const [one, two] = tasks.sort((a, b) => a.task.seq - b.task.seq);
+    // Step 1's result: the run is pushed with it, recorded as delivered in the same statement.
+    await recordTasks([one as (typeof tasks)[number]]);
+    await until("the second push", () => stream.received.length === 2);
+    const second = stream.received[1] as ClaimedRun;
+    expect(second).toMatchObject({ claim: 2, partial: true });
+    expect(second.steps.map((s) => s.seq)).toEqual([1]);
+    // Step 2's result arrives while claim 2's turn holds the run: the stream has credit and the
+    // run is reserved, but not leased, so the outcome must stay undelivered.
+    await recordTasks([two as (typeof tasks)[number]]);
+    const delivered = async (stepId: string) =>
+      (await h.query<{ delivered: boolean }>("SELECT delivered FROM steps WHERE id = $1", [stepId]))[0]?.delivered;
+    expect(await delivered(one?.task.stepId ?? "")).toBe(true);
+    expect(await delivered(two?.task.stepId ?? "")).toBe(false);
+    expect(stream.received).toHaveLength(2);
+    const committed = await commit(second, [], true, "holder");
+    expect(committed.claimed).toHaveLength(1);
+    expect(committed.claimed[0]).toMatchObject({ claim: 3, partial: true });
+    expect(committed.claimed[0]?.steps.map((s) => s.seq)).toEqual([2]);
+    expect(await delivered(two?.task.stepId ?? "")).toBe(true);
+  });
+
   it("a closed stream takes no more claims; what it took stays leased to its coordinator", async () => {
     const stream = openStream("leaver", 5);
     onTestFinished(() => stream.close());

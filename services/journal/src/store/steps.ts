@@ -206,18 +206,25 @@ export interface ResultToRecord {
   finishedAt: Date | null;
 }
 
-/** One statement: applies the results whose step is running in the same generation. */
+/**
+ * One statement: applies the results whose step is running in the same generation, and returns
+ * the steps it changed. The outcomes of `deliveredRuns` (runs this transaction means to claim)
+ * are recorded as delivered already: their claim carries these rows, so no second row version
+ * marks them (see markUndelivered for a run the transaction did not claim after all).
+ */
 export async function recordResults(
   db: Db,
   results: readonly ResultToRecord[],
-): Promise<{ id: string; run_id: string; kind: StepKindText }[]> {
+  deliveredRuns: readonly string[] = [],
+): Promise<StepRow[]> {
   if (results.length === 0) return [];
   const col = <T>(f: (r: ResultToRecord) => T) => results.map(f);
-  const { rows } = await sql<{ id: string; run_id: string; kind: StepKindText }>`
+  const { rows } = await sql<StepRow>`
     UPDATE steps AS s SET status = t.status, result = t.result, error = t.error, attempt = t.attempt,
                           started_at = coalesce(t.started_at, s.started_at),
                           completed_at = coalesce(t.finished_at, now()),
-                          completion_order = nextval('completion_order_seq')
+                          completion_order = nextval('completion_order_seq'),
+                          delivered = s.run_id = ANY(${[...deliveredRuns]}::uuid[])
     FROM unnest(${col((r) => r.stepId)}::uuid[], ${col((r) => r.generation)}::int[], ${col((r) => r.status)}::text[],
                 ${col((r) => r.result)}::bytea[], ${col((r) => (r.error ? JSON.stringify(r.error) : null))}::jsonb[],
                 ${col((r) => r.attempt)}::int[], ${col((r) => r.startedAt?.toISOString() ?? null)}::timestamptz[],
@@ -225,8 +232,14 @@ export async function recordResults(
       AS t(id, generation, status, result, error, attempt, started_at, finished_at)
     WHERE s.id = t.id AND s.id = ANY(${col((r) => r.stepId)}::uuid[])
       AND s.status = 'running' AND s.generation = t.generation
-    RETURNING s.id, s.run_id, s.kind`.execute(db);
+    RETURNING s.*`.execute(db);
   return rows;
+}
+
+/** Outcomes recorded as delivered whose run was not claimed after all: left for the next claim. */
+export async function markUndelivered(db: Db, stepIds: readonly string[]): Promise<void> {
+  if (stepIds.length === 0) return;
+  await sql`UPDATE steps SET delivered = false WHERE id = ANY(${[...stepIds]}::uuid[])`.execute(db);
 }
 
 export async function stepStates(
