@@ -23,6 +23,9 @@ export const journalEnv = {
   WEFT_DISPATCH_TIMEOUT_MS: envInt(100, 24 * 3600 * 1000, 60_000),
   WEFT_PAGE_SIZE_MAX: envInt(1, 100_000, 1000),
   WEFT_DB_POOL_SIZE: envInt(1, 1000, 10),
+  // Named prepared statements (parsed and planned once per connection); off behind a pooler in
+  // transaction mode that does not track them (PgBouncer before 1.21).
+  WEFT_DB_PREPARED_STATEMENTS: envBool(true),
   WEFT_TASK_ACK_WAIT_MS: envInt(1_000, 3_600_000, 30_000),
   WEFT_STREAM_REPLICAS: envInt(1, 5, 1),
   // Limits (docs/limits.md): each one answers with a Connect error naming its variable.
@@ -67,6 +70,8 @@ export interface JournalConfig {
   dispatchTimeoutMs: number;
   pageSizeMax: number;
   dbPoolSize: number;
+  /** Named prepared statements on the journal's connections (WEFT_DB_PREPARED_STATEMENTS). */
+  dbPreparedStatements?: boolean;
   /** JetStream ack_wait of the shard consumers: an unacked task is redelivered after it. */
   taskAckWaitMs?: number;
   /** Replicas of the task stream (3 on a JetStream cluster). */
@@ -129,6 +134,7 @@ export function journalConfigFromEnv(env: Record<string, string | undefined> = p
     dispatchTimeoutMs: e.WEFT_DISPATCH_TIMEOUT_MS,
     pageSizeMax: e.WEFT_PAGE_SIZE_MAX,
     dbPoolSize: e.WEFT_DB_POOL_SIZE,
+    dbPreparedStatements: e.WEFT_DB_PREPARED_STATEMENTS,
     taskAckWaitMs: e.WEFT_TASK_ACK_WAIT_MS,
     streamReplicas: e.WEFT_STREAM_REPLICAS,
     corsOrigins: e.WEFT_CORS_ORIGINS,

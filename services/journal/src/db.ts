@@ -103,12 +103,57 @@ export interface Database {
 
 export type Db = Kysely<Database>;
 
+/** The journal's statement texts, each with the name it is prepared under on every connection. */
+const preparedNames = new Map<string, string>();
+/**
+ * A bound on the texts prepared: the journal's statements are a few dozen shapes, and one built
+ * with inlined values must not fill every connection with prepared statements.
+ */
+const MAX_PREPARED = 500;
+let preparedCount = 0;
+
+/**
+ * Postgres refuses to run a prepared `SELECT *` or `RETURNING *` whose table gained or lost a
+ * column since (a migration while the journal runs): the statement fails, and its text gets a new
+ * name, which every connection prepares afresh on its next use.
+ */
+const STALE_PLAN = /cached plan must not change result type/;
+
+/**
+ * Makes every parameterized statement of a connection a named prepared statement: Postgres parses
+ * it once per connection and keeps its plan (plan_cache_mode auto), instead of parsing and
+ * planning each execution. Planning the journal's joins took 0.5-0.9 ms a statement here, more
+ * than executing one of them for a single run.
+ */
+function prepareStatements(client: pg.PoolClient): void {
+  const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+  (client as { query: unknown }).query = (text: unknown, values?: unknown, callback?: unknown) => {
+    if (typeof text === "string" && Array.isArray(values) && values.length > 0 && callback === undefined) {
+      let name = preparedNames.get(text);
+      if (name === undefined && preparedNames.size < MAX_PREPARED) {
+        name = `weft_${preparedCount++}`;
+        preparedNames.set(text, name);
+      }
+      if (name !== undefined) {
+        return (query({ name, text, values }) as Promise<unknown>).catch((err: unknown) => {
+          if (STALE_PLAN.test((err as Error).message ?? "") && preparedNames.get(text) === name) {
+            preparedNames.set(text, `weft_${preparedCount++}`);
+          }
+          throw err;
+        });
+      }
+    }
+    return query(text, values, callback);
+  };
+}
+
 /** A kysely database over a pg pool; every statement run under a traced call gets a CLIENT span. */
 export function openDatabase(
   url: string,
   poolSize: number,
   onQuery?: (sql: string) => void,
   onIdleError?: (err: Error) => void,
+  preparedStatements = true,
 ): Db {
   const attributes = databaseAttributes(url);
   const pool = new pg.Pool({ connectionString: url, max: poolSize });
@@ -117,7 +162,10 @@ export function openDatabase(
   // the process. The statement in flight fails, the pool discards the broken client, and the next
   // query opens a new connection.
   pool.on("error", (err) => onIdleError?.(err));
-  pool.on("connect", (client) => client.on("error", (err) => onIdleError?.(err)));
+  pool.on("connect", (client) => {
+    client.on("error", (err) => onIdleError?.(err));
+    if (preparedStatements) prepareStatements(client);
+  });
   return new Kysely<Database>({
     dialect: new PostgresDialect({ pool }),
     log: (event) => {
