@@ -484,7 +484,8 @@ async function main() {
       sink = await startOtlpSink();
       Object.assign(tracingEnv, {
         OTEL_EXPORTER_OTLP_ENDPOINT: sink.url,
-        OTEL_EXPORTER_OTLP_PROTOCOL: "http/protobuf",
+        // The OTLP encoding (http/protobuf unless the environment names another, e.g. http/json).
+        OTEL_EXPORTER_OTLP_PROTOCOL: process.env.OTEL_EXPORTER_OTLP_PROTOCOL ?? "http/protobuf",
       });
     } else {
       tracingEnv.OTEL_SDK_DISABLED = "true";
