@@ -28,16 +28,11 @@ import type { JournalContext } from "./context.ts";
 import type { Db, RunRow, StepRow } from "./db.ts";
 import { runToProto, stepToProto } from "./messages.ts";
 import { type LeaseTo, markReadyTaking, releaseLeases, runningRuns } from "./store/runs.ts";
-import { currentSteps, markUndelivered, takeUndelivered } from "./store/steps.ts";
+import { currentSteps, markUndelivered, type RecordedStep, takeUndelivered } from "./store/steps.ts";
 import { optionalText, requireCount, requireName, requireRange, requireUuid } from "./validation.ts";
 
 export const DEFAULT_LEASE_MS = 30_000;
 const MAX_READ_JOURNALS = 10_000;
-
-/** By run, then by seq. */
-function journalOrder(a: StepRow, b: StepRow): number {
-  return a.run_id < b.run_id ? -1 : a.run_id > b.run_id ? 1 : a.seq - b.seq;
-}
 
 function groupByRun(steps: readonly StepRow[]): Map<string, StepRow[]> {
   const byRun = new Map<string, StepRow[]>();
@@ -53,22 +48,24 @@ function groupByRun(steps: readonly StepRow[]): Map<string, StepRow[]> {
  * The claims of freshly leased runs (inside the leasing transaction): the full journal on a
  * generation's first claim, else the outcomes no earlier claim delivered. `recorded`: outcomes
  * this transaction recorded as delivered already (recordResults' deliveredRuns), which the
- * journal's rows no longer show as undelivered.
+ * journal's rows no longer show as undelivered: the claims read them by id.
  */
 export async function claimsOf(
   db: Db,
   runs: readonly RunRow[],
-  recorded: readonly StepRow[] = [],
+  recorded: readonly RecordedStep[] = [],
 ): Promise<ClaimedRun[]> {
   if (runs.length === 0) return [];
-  const taken = await takeUndelivered(
-    db,
-    runs.map((r) => r.id),
-    runs.filter((r) => r.claims <= 1).map((r) => r.id),
+  const full = runs.filter((r) => r.claims <= 1).map((r) => r.id);
+  const fullSet = new Set(full);
+  const steps = groupByRun(
+    await takeUndelivered(
+      db,
+      runs.map((r) => r.id),
+      full,
+      recorded.filter((s) => !fullSet.has(s.run_id)).map((s) => s.id),
+    ),
   );
-  const ids = new Set(taken.map((s) => s.id));
-  const added = recorded.filter((s) => !ids.has(s.id));
-  const steps = groupByRun(added.length === 0 ? taken : [...taken, ...added].sort(journalOrder));
   return runs.map((run) =>
     create(ClaimedRunSchema, {
       run: runToProto(run),
@@ -235,7 +232,7 @@ export async function markReadyAndPush(
   db: Db,
   runIds: readonly string[],
   reservation: PushReservation | undefined,
-  recorded: readonly StepRow[],
+  recorded: readonly RecordedStep[],
 ): Promise<{ readyRuns: string[]; push: Push | undefined }> {
   const rows = await markReadyTaking(db, runIds, new Map(reservation?.leases.map((l) => [l.runId, l])));
   const readyRuns = rows.filter((r) => !r.leased).map((r) => r.id);

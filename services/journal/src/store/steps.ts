@@ -113,12 +113,14 @@ export async function currentSteps(db: Db, runIds: readonly string[]): Promise<S
 /**
  * What claims carry, in one statement: marks the outcomes of the runs' current generations that
  * no claim delivered yet as delivered and returns them; for `fullRunIds` (first claims) also the
- * rest of the journal (running steps and outcomes delivered before).
+ * rest of the journal (running steps and outcomes delivered before); and `deliveredIds`, steps
+ * this transaction recorded as delivered already (of runs not in `fullRunIds`, which have them).
  */
 export async function takeUndelivered(
   db: Db,
   runIds: readonly string[],
   fullRunIds: readonly string[] = [],
+  deliveredIds: readonly string[] = [],
 ): Promise<StepRow[]> {
   if (runIds.length === 0) return [];
   const { rows } = await sql<StepRow>`
@@ -133,7 +135,9 @@ export async function takeUndelivered(
     UNION ALL
     SELECT s.* FROM steps s JOIN runs r ON r.id = s.run_id AND r.generation = s.generation
     WHERE s.run_id = ANY(${[...fullRunIds]}::uuid[]) AND r.id = ANY(${[...fullRunIds]}::uuid[])
-      AND (s.status = 'running' OR s.delivered)`.execute(db);
+      AND (s.status = 'running' OR s.delivered)
+    UNION ALL
+    SELECT s.* FROM steps s WHERE s.id = ANY(${[...deliveredIds]}::uuid[])`.execute(db);
   return rows.sort((a, b) => (a.run_id < b.run_id ? -1 : a.run_id > b.run_id ? 1 : a.seq - b.seq));
 }
 
@@ -209,17 +213,17 @@ export interface ResultToRecord {
 /**
  * One statement: applies the results whose step is running in the same generation, and returns
  * the steps it changed. The outcomes of `deliveredRuns` (runs this transaction means to claim)
- * are recorded as delivered already: their claim carries these rows, so no second row version
- * marks them (see markUndelivered for a run the transaction did not claim after all).
+ * are recorded as delivered already: their claim reads them (takeUndelivered's deliveredIds), so
+ * no second row version marks them (see markUndelivered for a run the transaction did not claim after all).
  */
 export async function recordResults(
   db: Db,
   results: readonly ResultToRecord[],
   deliveredRuns: readonly string[] = [],
-): Promise<StepRow[]> {
+): Promise<RecordedStep[]> {
   if (results.length === 0) return [];
   const col = <T>(f: (r: ResultToRecord) => T) => results.map(f);
-  const { rows } = await sql<StepRow>`
+  const { rows } = await sql<RecordedStep>`
     UPDATE steps AS s SET status = t.status, result = t.result, error = t.error, attempt = t.attempt,
                           started_at = coalesce(t.started_at, s.started_at),
                           completed_at = coalesce(t.finished_at, now()),
@@ -232,9 +236,12 @@ export async function recordResults(
       AS t(id, generation, status, result, error, attempt, started_at, finished_at)
     WHERE s.id = t.id AND s.id = ANY(${col((r) => r.stepId)}::uuid[])
       AND s.status = 'running' AND s.generation = t.generation
-    RETURNING s.*`.execute(db);
+    RETURNING s.id, s.run_id, s.kind, s.delivered`.execute(db);
   return rows;
 }
+
+/** A step recordResults changed. */
+export type RecordedStep = Pick<StepRow, "id" | "run_id" | "kind" | "delivered">;
 
 /** Outcomes recorded as delivered whose run was not claimed after all: left for the next claim. */
 export async function markUndelivered(db: Db, stepIds: readonly string[]): Promise<void> {
