@@ -78,6 +78,18 @@ describe("one trace per workflow run", () => {
     await victim.exited;
     h.stack.executors.push(await h.stack.add("executor"));
     expect((await h.finished(restarted.runId, 90_000)).status).toBe(RunStatus.COMPLETED);
+    // The redone execution's span leaves the new executor on the batch processor's schedule: wait
+    // for it (bounded) rather than race the stop below on a loaded machine.
+    for (
+      let i = 0;
+      i < 300 &&
+      !collector.spans.some(
+        (s) => s.traceId === restarted.traceId && s.service === "weft-executor" && /^execute wait/.test(s.name),
+      );
+      i++
+    ) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
 
     // Graceful stop: every service flushes its spans before it exits.
     await h.stack.stop();
