@@ -103,6 +103,9 @@ export interface Database {
 
 export type Db = Kysely<Database>;
 
+/** BEGIN of a batch transaction with its planner settings (one round trip). */
+const BATCH_BEGIN = "BEGIN; SET LOCAL enable_nestloop = off; SET LOCAL random_page_cost = 1.1";
+
 /** The journal's statement texts, each with the name it is prepared under on every connection. */
 const preparedNames = new Map<string, string>();
 /**
@@ -127,17 +130,25 @@ const STALE_PLAN = /cached plan must not change result type/;
  */
 function prepareStatements(client: pg.PoolClient): void {
   const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+  // Postgres keeps a prepared statement's generic plan whatever the planner settings of a later
+  // execution: a text runs under one name inside batch transactions (nested loops off) and under
+  // another outside, so neither context executes a plan made for the other.
+  let batch = false;
   (client as { query: unknown }).query = (text: unknown, values?: unknown, callback?: unknown) => {
-    if (typeof text === "string" && Array.isArray(values) && values.length > 0 && callback === undefined) {
-      let name = preparedNames.get(text);
+    if (typeof text !== "string") return query(text, values, callback);
+    if (text === BATCH_BEGIN) batch = true;
+    else if (/^\s*(commit|rollback|end)\b/i.test(text)) batch = false;
+    if (Array.isArray(values) && values.length > 0 && callback === undefined) {
+      const key = batch ? `batch\u0000${text}` : text;
+      let name = preparedNames.get(key);
       if (name === undefined && preparedNames.size < MAX_PREPARED) {
         name = `weft_${preparedCount++}`;
-        preparedNames.set(text, name);
+        preparedNames.set(key, name);
       }
       if (name !== undefined) {
         return (query({ name, text, values }) as Promise<unknown>).catch((err: unknown) => {
-          if (STALE_PLAN.test((err as Error).message ?? "") && preparedNames.get(text) === name) {
-            preparedNames.set(text, `weft_${preparedCount++}`);
+          if (STALE_PLAN.test((err as Error).message ?? "") && preparedNames.get(key) === name) {
+            preparedNames.set(key, `weft_${preparedCount++}`);
           }
           throw err;
         });
@@ -192,7 +203,7 @@ export function openDatabase(
  */
 export async function batchTransaction<T>(db: Db, fn: (trx: Db) => Promise<T>): Promise<T> {
   return db.connection().execute(async (conn) => {
-    await sql.raw("BEGIN; SET LOCAL enable_nestloop = off; SET LOCAL random_page_cost = 1.1").execute(conn);
+    await sql.raw(BATCH_BEGIN).execute(conn);
     let result: T;
     try {
       result = await fn(conn);
@@ -211,7 +222,6 @@ export async function batchTransaction<T>(db: Db, fn: (trx: Db) => Promise<T>): 
   });
 }
 
-/** Runs every pending migration; throws with the failing migration's name. */
 /**
  * For a journal that runs as a least-privilege role (WEFT_MIGRATE_ON_START=false): checks, with
  * reads only, that every migration this build knows has been applied by the migration owner.
@@ -258,6 +268,7 @@ export async function grantRuntimeRole(db: Db, role: string): Promise<void> {
   await sql`GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO ${r}`.execute(db);
 }
 
+/** Runs every pending migration; throws with the failing migration's name. */
 export async function migrate(db: Db): Promise<void> {
   // Branches number their migrations in separate ranges (020-, 070-, ...) and merge in any order:
   // a database that already ran a later number still takes an earlier one that arrives after it.

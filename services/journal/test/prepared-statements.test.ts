@@ -5,7 +5,7 @@
 import { createTestDatabase, type TestDatabase } from "@weft/testkit";
 import { sql } from "kysely";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { type Db, openDatabase } from "../src/db.ts";
+import { batchTransaction, type Db, openDatabase } from "../src/db.ts";
 
 let database: TestDatabase;
 let db: Db;
@@ -56,4 +56,15 @@ it("prepares nothing with WEFT_DB_PREPARED_STATEMENTS=false (a pooler that does 
   } finally {
     await plain.destroy();
   }
+});
+
+it("prepares a text apart inside batch transactions, whose planner settings differ", async () => {
+  const text = "SELECT $1::int * 3 AS n";
+  const run = (db: Db) => sql<{ n: number }>`SELECT ${2}::int * 3 AS n`.execute(db);
+  expect((await run(db)).rows[0]?.n).toBe(6);
+  expect((await batchTransaction(db, run)).rows[0]?.n).toBe(6);
+  expect((await run(db)).rows[0]?.n).toBe(6);
+  const { rows } = await sql<{ name: string }>`
+    SELECT name FROM pg_prepared_statements WHERE statement = ${text}`.execute(db);
+  expect(rows).toHaveLength(2);
 });
