@@ -513,12 +513,27 @@ async function main() {
       results.push(r);
       print(r);
     }
-    if (sink) out(`  tracing: ${sink.stats.requests} OTLP exports, ${(sink.stats.bytes / 2 ** 20).toFixed(1)} MiB`);
+    if (sink) {
+      const { requests, bytes, spans, byName } = sink.stats;
+      out(`  tracing: ${requests} OTLP exports, ${(bytes / 2 ** 20).toFixed(1)} MiB, ${spans} spans`);
+      const names = [...byName].sort((a, b) => b[1] - a[1]).map(([name, n]) => `${name} ${n}`);
+      out(`    ${names.join(" · ")}`);
+    }
     mkdirSync(opts.results, { recursive: true });
     const file = join(opts.results, `${new Date().toISOString().replace(/[:.]/g, "-")}-${opts.workload}.json`);
     writeFileSync(
       file,
-      `${JSON.stringify({ workload: opts.workload, options: opts, machine: { cpus: (await import("node:os")).cpus().length }, results }, null, 2)}\n`,
+      `${JSON.stringify(
+        {
+          workload: opts.workload,
+          options: opts,
+          machine: { cpus: (await import("node:os")).cpus().length },
+          results,
+          tracing: sink ? { ...sink.stats, byName: Object.fromEntries(sink.stats.byName) } : undefined,
+        },
+        null,
+        2,
+      )}\n`,
     );
     out(`\nResults written to ${file}`);
     const bad = results.some((r) => r.failed > 0 || r.stuck > 0);

@@ -3,8 +3,9 @@
 // call carries them all. Batches are split by count and bytes; a second call starts only for a
 // full batch. Tasks are acked only after their call returned; a failed call is retried with
 // backoff until it succeeds or the executor stops (then the tasks stay unacked and are redelivered).
-// Each batch is sent under a `flush` span linked to the execution span of every result it carries
-// (the RecordResultBatch client span and the ack batch are its children); retries are its events.
+// Each batch is sent under a `flush` span (the RecordResultBatch client span and the ack batch are
+// its children; the journal's span of the call links every execution the batch carries, from the
+// results' traceparents); retries are its events.
 import { setTimeout as sleep } from "node:timers/promises";
 import { create } from "@bufbuild/protobuf";
 import { context, ROOT_CONTEXT, trace } from "@opentelemetry/api";
@@ -14,7 +15,7 @@ import { backoffMs, type RetryPolicy } from "@weft/sdk";
 import type { HeldTask } from "./held-tasks.ts";
 import type { ExecutorMetrics } from "./metrics.ts";
 import { stepResultBytes } from "./result-size.ts";
-import { failSpan, startSpanWithLinks } from "./tracing.ts";
+import { failSpan, tracer } from "./tracing.ts";
 
 export interface FlushEntry {
   readonly held: HeldTask;
@@ -192,10 +193,10 @@ export class ResultFlusher {
     const results = batch.map((e) => e.result);
     let bytes = 0;
     for (const e of batch) bytes += e.bytes;
-    const span = startSpanWithLinks(
+    const span = tracer.startSpan(
       "flush",
-      batch.map((e) => e.held.spanContext),
-      { "weft.batch.size": batch.length, "weft.batch.bytes": bytes },
+      { attributes: { "weft.batch.size": batch.length, "weft.batch.bytes": bytes } },
+      ROOT_CONTEXT,
     );
     const ctx = trace.setSpan(ROOT_CONTEXT, span);
     try {

@@ -3,7 +3,6 @@
 // keeps them alive: `working()` resets JetStream's ack_wait, and a batched HeartbeatSteps tells the
 // journal's sweeper the steps are not lost (and tells us which steps no longer need running).
 import type { JsMsg } from "@nats-io/jetstream";
-import type { SpanContext } from "@opentelemetry/api";
 import type { StepTask } from "@weft/contracts";
 import type { Logger } from "@weft/runtime";
 
@@ -20,8 +19,6 @@ export interface HeldTask {
   lastWorkingAt: number;
   /** Aborted with STEP_FINISHED or DRAIN_DEADLINE; the handler's signal follows it. */
   readonly controller: AbortController;
-  /** The execution span (linked from the flush that records the result); none with tracing off. */
-  readonly spanContext: SpanContext | undefined;
 }
 
 export interface HeldTasksOptions {
@@ -56,7 +53,7 @@ export class HeldTasks {
     return this.heldBytes;
   }
 
-  add(msg: JsMsg, task: StepTask, spanContext?: SpanContext): HeldTask {
+  add(msg: JsMsg, task: StepTask): HeldTask {
     const now = Date.now();
     const held: HeldTask = {
       msg,
@@ -65,7 +62,6 @@ export class HeldTasks {
       receivedAt: now,
       lastWorkingAt: now,
       controller: new AbortController(),
-      spanContext,
     };
     this.tasks.add(held);
     this.heldBytes += held.bytes;

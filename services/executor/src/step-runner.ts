@@ -1,8 +1,10 @@
 // Runs one task's handler to an outcome: the step's handler (or the workflow's onComplete hook
 // for ON_COMPLETE tasks) with its retry policy, per-attempt timeout and the shared rate-limit
 // pauses. Every path ends in a result to record, except an external abort (drain deadline, or
-// the journal saying the step finished), which abandons the task. Each attempt is a child span of
-// the execution span; backoffs and rate-limit pauses are events on it with their delays.
+// the journal saying the step finished), which abandons the task. The handler runs inside the
+// execution span; a failed attempt is an `exception` event on it, a retry a `retry` event with its
+// backoff, each later attempt an `attempt` event, and rate-limit pauses events with their delays:
+// a step that succeeds at once costs its execution span alone.
 import { setTimeout as sleep } from "node:timers/promises";
 import { create } from "@bufbuild/protobuf";
 import { context, type Span, trace } from "@opentelemetry/api";
@@ -30,7 +32,7 @@ import {
 } from "@weft/sdk";
 import type { StepSeries } from "./metrics.ts";
 import type { RateLimits } from "./rate-limits.ts";
-import { failSpan, NO_SPAN, traceparentOf, tracer } from "./tracing.ts";
+import { NO_SPAN, recordAttemptFailure, traceparentOf } from "./tracing.ts";
 
 export type StepOutcome = { kind: "result"; result: StepResult } | { kind: "abandoned"; reason: unknown };
 
@@ -67,7 +69,8 @@ export class StepRunner {
 
   /**
    * `signal` aborts from outside (drain deadline, step finished): the outcome is then "abandoned".
-   * `span` is the execution span: attempts become its children, the result carries its traceparent.
+   * `span` is the execution span: the handler runs in it, attempts are its events, the result
+   * carries its traceparent.
    * `series`: the step's metrics (attempts, retries, rate-limit pauses).
    */
   async run(
@@ -119,15 +122,12 @@ export class StepRunner {
       }
       if (signal.aborted) return { kind: "abandoned", reason: signal.reason };
       series?.attempts.inc();
-      const attemptSpan = parent
-        ? tracer.startSpan(`attempt ${attempt}`, { attributes: { "weft.step.attempt": attempt } }, parent)
-        : undefined;
+      if (recording && attempt > 1) span.addEvent("attempt", { "weft.step.attempt": attempt });
       try {
         const ctx = contextOf(task, attempt);
-        const value = attemptSpan
-          ? await context.with(trace.setSpan(parent!, attemptSpan), () => runAttempt(runnable, args, ctx, signal))
+        const value = parent
+          ? await context.with(parent, () => runAttempt(runnable, args, ctx, signal))
           : await runAttempt(runnable, args, ctx, signal);
-        attemptSpan?.end();
         let payload: Uint8Array;
         try {
           payload = encodePayload(value);
@@ -139,10 +139,6 @@ export class StepRunner {
         }
         return finish(attempt, { case: "result", value: payload });
       } catch (err) {
-        if (attemptSpan) {
-          failSpan(attemptSpan, err);
-          attemptSpan.end();
-        }
         if (signal.aborted) return { kind: "abandoned", reason: signal.reason };
         const retryAfterMs = rateLimitOf(err);
         if (retryAfterMs !== undefined) {
@@ -151,6 +147,7 @@ export class StepRunner {
           rateLimits.report(runnable.name, retryAfterMs);
           continue; // not counted
         }
+        if (recording) recordAttemptFailure(span, err, attempt);
         if (isNonRetryable(err) || attempt >= runnable.retry.maxAttempts) return fail(attempt, err);
         const delay = backoffMs(runnable.retry, attempt, random);
         series?.retries.inc();

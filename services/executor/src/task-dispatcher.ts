@@ -11,7 +11,7 @@ import type { ResultFlusher } from "./flush.ts";
 import { type HeldTasks, STEP_FINISHED } from "./held-tasks.ts";
 import { type ExecutorMetrics, stepSeries } from "./metrics.ts";
 import type { StepRunner } from "./step-runner.ts";
-import { failSpan, linkableContext, startExecutionSpan } from "./tracing.ts";
+import { failSpan, startExecutionSpan } from "./tracing.ts";
 
 export interface TaskDispatcherOptions {
   held: HeldTasks;
@@ -53,7 +53,7 @@ export class TaskDispatcher {
       return;
     }
     const span = startExecutionSpan(msg, task, receive);
-    const entry = held.add(msg, task, linkableContext(span));
+    const entry = held.add(msg, task);
     const series = metrics ? stepSeries(metrics, runner.label(task)) : undefined;
     series?.started.inc();
     const startedAt = performance.now();

@@ -1,8 +1,10 @@
 // The executor's spans (one trace per workflow run): each task's CONSUMER span `execute <step>`
-// continues the journal's publish span from the NATS headers; its attempts are child spans and
-// its retries and pauses are events; the `flush` span of a RecordResultBatch call links to every
-// execution it carries; JetStream pulls (`receive`) and ack batches (`ack`) are spans with the
-// messaging conventions. With no SDK started every span is a cheap no-op.
+// continues the journal's publish span from the NATS headers, and the handler runs inside it; a
+// failed attempt is an `exception` event, retries, later attempts and pauses are events too, so a
+// step that succeeds at once is one span. A RecordResultBatch call runs under a `flush` span (the
+// journal's span of the call links every execution it carries, from each result's traceparent);
+// JetStream pulls (`receive`) and ack batches (`ack`) are spans with the messaging conventions.
+// With no SDK started every span is a cheap no-op.
 import type { JsMsg } from "@nats-io/jetstream";
 import {
   type Attributes,
@@ -39,9 +41,6 @@ export function tracingEnabled(now = Date.now()): boolean {
   return probed;
 }
 
-/** Links per span: the SDK keeps 128 unless OTEL_SPAN_LINK_COUNT_LIMIT says otherwise. */
-export const LINKS_PER_SPAN = Math.max(Number(process.env.OTEL_SPAN_LINK_COUNT_LIMIT) || 128, 1);
-
 const KIND_NAMES: Record<number, string> = {
   [StepKind.QUERY]: "query",
   [StepKind.MUTATION]: "mutation",
@@ -72,32 +71,42 @@ export function startExecutionSpan(msg: JsMsg, task: StepTask, receive: SpanCont
   if (!tracingEnabled()) return NO_SPAN;
   const parent: Context = msg.headers ? extractContext(msg.headers) : ROOT_CONTEXT;
   const msgId = msg.headers?.get("Nats-Msg-Id") || `${task.stepId}.${task.dispatch}`;
+  // What an operator filters by; the rest is on the publish and turn spans of the same trace (each
+  // attribute costs the SDK's checks and the exporter's encoding, per step).
   const attributes: Attributes = {
     "messaging.system": "nats",
     "messaging.operation.type": "process",
     "messaging.operation.name": "execute",
     "messaging.destination.name": msg.subject,
     "messaging.message.id": msgId,
-    "messaging.message.body.size": msg.data.length,
     "weft.step.id": task.stepId,
     "weft.step.name": task.stepName,
-    "weft.step.seq": task.seq,
     "weft.step.kind": KIND_NAMES[task.kind] ?? "unspecified",
     "weft.run.id": task.runId,
-    "weft.run.generation": task.generation,
-    "weft.workflow.name": task.workflowName,
-    "weft.task.dispatch": task.dispatch,
   };
   try {
-    const info = msg.info;
-    attributes["messaging.consumer.group.name"] = info.consumer;
-    attributes["weft.task.delivery_count"] = info.deliveryCount;
-    attributes["messaging.nats.stream.sequence"] = info.streamSequence;
+    attributes["weft.task.delivery_count"] = msg.info.deliveryCount;
   } catch {
     // not a JetStream delivery (tests)
   }
   const links: Link[] | undefined = receive ? [{ context: receive }] : undefined;
   return tracer.startSpan(`execute ${task.stepName}`, { kind: SpanKind.CONSUMER, attributes, links }, parent);
+}
+
+/**
+ * A failed attempt on the execution span: an `exception` event (type, message, stack trace) that
+ * names the attempt. The span's status is the outcome's, set when the task ends.
+ */
+export function recordAttemptFailure(span: Span, err: unknown, attempt: number): void {
+  const attributes: Attributes = { "weft.step.attempt": attempt };
+  if (err instanceof Error) {
+    attributes["exception.type"] = err.name;
+    attributes["exception.message"] = err.message;
+    if (err.stack) attributes["exception.stacktrace"] = err.stack;
+  } else {
+    attributes["exception.message"] = String(err);
+  }
+  span.addEvent("exception", attributes);
 }
 
 /** Marks a span failed with the exception. */
@@ -106,26 +115,4 @@ export function failSpan(span: Span, err: unknown): void {
   if (err instanceof Error) span.recordException(err);
   else span.recordException(String(err));
   span.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof Error ? err.message : String(err) });
-}
-
-/**
- * Starts a span with links to every valid context; links past the per-span limit go on child
- * spans `<name> links`, so none is dropped.
- */
-export function startSpanWithLinks(
-  name: string,
-  contexts: readonly (SpanContext | undefined)[],
-  attributes: Attributes,
-  kind: SpanKind = SpanKind.INTERNAL,
-): Span {
-  const links: Link[] = [];
-  for (const c of contexts) if (c) links.push({ context: c });
-  const span = tracer.startSpan(name, { kind, attributes, links: links.slice(0, LINKS_PER_SPAN) }, ROOT_CONTEXT);
-  if (links.length > LINKS_PER_SPAN && span.isRecording()) {
-    const ctx = trace.setSpan(ROOT_CONTEXT, span);
-    for (let i = LINKS_PER_SPAN; i < links.length; i += LINKS_PER_SPAN) {
-      tracer.startSpan(`${name} links`, { links: links.slice(i, i + LINKS_PER_SPAN) }, ctx).end();
-    }
-  }
-  return span;
 }

@@ -1,8 +1,9 @@
 // The executor's part of one trace per run, with an in-memory exporter: each task's CONSUMER span
-// continues the context in the message headers (the journal's publish span), attempts are its
-// children and retries / rate-limit pauses its events, the recorded StepResult carries its
-// traceparent, and the flush span links every execution it records (RecordResultBatch client span
-// and ack batch under it). Pulls that brought messages are `receive` spans.
+// continues the context in the message headers (the journal's publish span), the handler runs in
+// it, failed attempts, retries and rate-limit pauses are its events, the recorded StepResult
+// carries its traceparent (the journal's RecordResultBatch span links it from there), and a flush
+// span holds the RecordResultBatch client span and the ack batch. Pulls that brought messages are
+// `receive` spans.
 import { randomBytes } from "node:crypto";
 import { toBinary } from "@bufbuild/protobuf";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
@@ -100,9 +101,9 @@ describe("one trace per run, the executor's part", () => {
         kind: "query",
         retry: { initialBackoffMs: 20, backoffCoefficient: 2, maxAttempts: 5 },
         handler: (_: null, ctx) => {
-          // Handler code runs inside its attempt span.
+          // Handler code runs inside the execution span.
           const active = trace.getActiveSpan() as unknown as ReadableSpan | undefined;
-          if (active?.name !== `attempt ${ctx.attempt}`) throw new Error(`active span is ${active?.name}`);
+          if (active?.name !== "execute flaky") throw new Error(`active span is ${active?.name}`);
           if (ctx.attempt < 3) throw new Error(`boom ${ctx.attempt}`);
           return ctx.attempt;
         },
@@ -125,23 +126,27 @@ describe("one trace per run, the executor's part", () => {
       "messaging.message.id": `${task.stepId}.1`,
       "weft.step.id": task.stepId,
       "weft.run.id": task.runId,
-      "weft.step.seq": 7,
+      "weft.step.name": "flaky",
       "weft.step.kind": "query",
       "weft.task.delivery_count": 1,
       "weft.step.attempt": 3,
     });
 
-    // Each attempt is a child; the failed ones carry the error and its exception event.
-    const attempts = childrenOf(exec)
-      .filter((s) => s.name.startsWith("attempt "))
-      .sort((a, b) => Number(a.attributes["weft.step.attempt"]) - Number(b.attributes["weft.step.attempt"]));
-    expect(attempts.map((s) => s.name)).toEqual(["attempt 1", "attempt 2", "attempt 3"]);
-    expect(attempts.map((s) => s.status.code)).toEqual([
-      SpanStatusCode.ERROR,
-      SpanStatusCode.ERROR,
-      SpanStatusCode.UNSET,
+    // Attempts are events, not spans: each failed one an exception event naming it, each later
+    // one an attempt event; a step that succeeds at once is its execution span alone.
+    expect(childrenOf(exec)).toEqual([]);
+    const exceptions = exec.events.filter((e) => e.name === "exception");
+    expect(exceptions.map((e) => [e.attributes?.["weft.step.attempt"], e.attributes?.["exception.message"]])).toEqual([
+      [1, "boom 1"],
+      [2, "boom 2"],
     ]);
-    expect(attempts[0]!.events.find((e) => e.name === "exception")?.attributes?.["exception.message"]).toBe("boom 1");
+    expect(exceptions[0]!.attributes?.["exception.type"]).toBe("Error");
+    expect(String(exceptions[0]!.attributes?.["exception.stacktrace"])).toContain("boom 1");
+    expect(exec.events.filter((e) => e.name === "attempt").map((e) => e.attributes?.["weft.step.attempt"])).toEqual([
+      2, 3,
+    ]);
+    expect(exec.events.map((e) => e.name)).toEqual(["exception", "retry", "attempt", "exception", "retry", "attempt"]);
+    expect(exec.status.code).toBe(SpanStatusCode.UNSET);
 
     // Retries are events with their backoff (equal jitter: [base/2, base], base 20·2^(n-1)).
     const retries = exec.events.filter((e) => e.name === "retry");
@@ -154,10 +159,10 @@ describe("one trace per run, the executor's part", () => {
     // The recorded result names the execution span, for the journal's RecordResultBatch links.
     expect(journal.recorded.get(task.stepId)?.traceparent).toBe(traceparentOf(exec));
 
-    // The flush links the execution; the RPC client span and the ack batch are its children.
-    const flush = spans().find(
-      (s) => s.name === "flush" && s.links.some((l) => l.context.spanId === exec.spanContext().spanId),
-    );
+    // The flush carries it (the journal's span of the call links the execution, from the result's
+    // traceparent); the RPC client span and the ack batch are its children.
+    const flush = spans().find((s) => s.name === "flush");
+    expect(flush?.links).toEqual([]);
     expect(flush?.attributes["weft.batch.size"]).toBe(1);
     expect(flush?.attributes["weft.batch.bytes"]).toBeGreaterThan(0);
     const underFlush = childrenOf(flush!);
@@ -202,21 +207,26 @@ describe("one trace per run, the executor's part", () => {
     expect(names).toEqual(["rate-limited", "rate-limit pause"]);
     expect(exec.events[0]!.attributes?.["weft.retry_after_ms"]).toBe(200);
     expect(exec.events[1]!.attributes?.["weft.pause_ms"]).toBeGreaterThan(100);
-    expect(childrenOf(exec).map((s) => s.name)).toEqual(["attempt 1", "attempt 1"]);
+    expect(childrenOf(exec)).toEqual([]);
   });
 
-  test("a flush of many results links every execution, past the per-span link limit", async () => {
+  test("every result of a batch names its own execution span, for the journal's links", async () => {
     await start([defineStep({ name: "echo", kind: "query", handler: (n: number) => n })]);
     journal.recordDelayMs = 300; // results pile up behind the first call
     const tasks = Array.from({ length: 300 }, (_, i) => makeTask({ stepName: "echo", args: i }));
     await Promise.all(tasks.map((t) => publishTraced(t)));
     await journal.waitForResults(tasks.length);
     await expect.poll(() => spans().filter((s) => s.name.startsWith("ack ")).length).toBe(journal.batches.length);
-    const linked = new Set<string>();
-    for (const s of spans()) {
-      if (s.name === "flush" || s.name === "flush links") for (const l of s.links) linked.add(l.context.spanId);
-    }
-    for (const t of tasks) expect(linked.has(executionOf(t.stepId).spanContext().spanId)).toBe(true);
     expect(journal.batches.some((n) => n > 128)).toBe(true);
+    for (const t of tasks) {
+      const exec = executionOf(t.stepId);
+      expect(journal.recorded.get(t.stepId)?.traceparent).toBe(traceparentOf(exec));
+      expect(childrenOf(exec)).toEqual([]);
+    }
+    // One flush span per call, sized; no links (they would repeat the journal's).
+    const flushes = spans().filter((s) => s.name === "flush");
+    const sizes = (list: unknown[]) => list.map(Number).sort((a, b) => a - b);
+    expect(sizes(flushes.map((s) => s.attributes["weft.batch.size"]))).toEqual(sizes(journal.batches));
+    for (const f of flushes) expect(f.links).toEqual([]);
   });
 });

@@ -124,13 +124,20 @@ describe("one trace per workflow run", () => {
     );
     for (const e of executions) expect(linked.has(e.spanId)).toBe(true);
 
-    // Retries are visible: the flaky step's execution has three attempts.
+    // Retries are visible: the flaky step's execution holds its three attempts as events (each
+    // failure, each retry with its backoff, each later attempt) and ends at attempt 3.
     const retrySpans = inTrace(retrying.traceId);
     const flaky = named(retrySpans, /^execute /).find((s) => s.name.includes("flaky"));
     expect(flaky).toBeDefined();
-    const attempts = retrySpans.filter((s) => s.parentSpanId === flaky?.spanId && /^attempt/.test(s.name));
-    const retryEvents = flaky?.events.filter((e) => /retry|backoff/i.test(e.name)) ?? [];
-    expect(attempts.length + retryEvents.length).toBeGreaterThanOrEqual(3);
+    expect(Number(flaky?.attributes["weft.step.attempt"])).toBe(3);
+    const events = (name: string) =>
+      flaky?.events.filter((e) => e.name === name).map((e) => Number(e.attributes["weft.step.attempt"]));
+    expect(events("exception")).toEqual([1, 2]);
+    expect(events("retry")).toEqual([1, 2]);
+    expect(events("attempt")).toEqual([2, 3]);
+    for (const retry of flaky?.events.filter((e) => e.name === "retry") ?? []) {
+      expect(Number(retry.attributes["weft.retry.backoff_ms"])).toBeGreaterThan(0);
+    }
 
     // The execution redone after the executor was killed still joins the run's trace.
     const afterRestart = inTrace(restarted.traceId);
