@@ -26,7 +26,7 @@ import {
 import { shardOf } from "@weft/runtime";
 import type { JournalContext } from "./context.ts";
 import type { Db, RunRow, StepRow } from "./db.ts";
-import { runToProto, stepToProto } from "./messages.ts";
+import { claimStepToProto, runToProto, stepToProto } from "./messages.ts";
 import { type LeaseTo, markReadyTaking, releaseLeases, runningRuns } from "./store/runs.ts";
 import { currentSteps, markUndelivered, type RecordedStep, takeUndelivered } from "./store/steps.ts";
 import { optionalText, requireCount, requireName, requireRange, requireUuid } from "./validation.ts";
@@ -34,8 +34,8 @@ import { optionalText, requireCount, requireName, requireRange, requireUuid } fr
 export const DEFAULT_LEASE_MS = 30_000;
 const MAX_READ_JOURNALS = 10_000;
 
-function groupByRun(steps: readonly StepRow[]): Map<string, StepRow[]> {
-  const byRun = new Map<string, StepRow[]>();
+function groupByRun<S extends Pick<StepRow, "run_id">>(steps: readonly S[]): Map<string, S[]> {
+  const byRun = new Map<string, S[]>();
   for (const step of steps) {
     const list = byRun.get(step.run_id);
     if (list) list.push(step);
@@ -66,15 +66,20 @@ export async function claimsOf(
       recorded.filter((s) => !fullSet.has(s.run_id)).map((s) => s.id),
     ),
   );
-  return runs.map((run) =>
-    create(ClaimedRunSchema, {
-      run: runToProto(run),
+  return runs.map((run) => {
+    const partial = run.claims > 1;
+    const proto = runToProto(run);
+    // A partial claim continues a live execution, which has the args (any other coordinator
+    // reads the whole journal, args included, with ReadJournals).
+    if (partial) proto.args = new Uint8Array(0);
+    return create(ClaimedRunSchema, {
+      run: proto,
       leaseToken: BigInt(run.lease_token),
       claim: run.claims,
-      partial: run.claims > 1,
-      steps: (steps.get(run.id) ?? []).map(stepToProto),
-    }),
-  );
+      partial,
+      steps: (steps.get(run.id) ?? []).map(claimStepToProto),
+    });
+  });
 }
 
 /** The first claim of a run inserted already leased: the run, no journal yet. */

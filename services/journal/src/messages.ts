@@ -20,6 +20,7 @@ import {
   toTimestamp,
 } from "@weft/contracts";
 import type { EventRow, RunRow, RunStatusText, StepKindText, StepRow, StoredFailure } from "./db.ts";
+import type { ClaimStepRow } from "./store/steps.ts";
 
 const EMPTY = new Uint8Array(0);
 const encoder = new TextEncoder();
@@ -107,6 +108,24 @@ export function stepToProto(s: StepRow): Step {
     childRunId: s.child_run_id ?? "",
     timeoutAt: ts(s.timeout_at),
     traceparent: s.traceparent ?? "",
+  });
+}
+
+/** A step as a claim carries it: what replay reads (ClaimStepRow), the rest left at defaults. */
+export function claimStepToProto(s: ClaimStepRow): Step {
+  return create(StepSchema, {
+    id: s.id,
+    runId: s.run_id,
+    generation: s.generation,
+    seq: s.seq,
+    name: s.name,
+    kind: stepKindToProto[s.kind],
+    status: stepStatusToProto[s.status],
+    result: bytes(s.result),
+    error: failureToProto(s.error),
+    completedAt: ts(s.completed_at),
+    completionOrder: s.completion_order ? BigInt(s.completion_order) : 0n,
+    childRunId: s.child_run_id ?? "",
   });
 }
 

@@ -110,34 +110,56 @@ export async function currentSteps(db: Db, runIds: readonly string[]): Promise<S
   return rows;
 }
 
+/** What replay reads of a journaled step: the columns a claim carries (claimStepToProto). */
+export type ClaimStepRow = Pick<
+  StepRow,
+  | "id"
+  | "run_id"
+  | "generation"
+  | "seq"
+  | "name"
+  | "kind"
+  | "status"
+  | "result"
+  | "error"
+  | "completion_order"
+  | "completed_at"
+  | "child_run_id"
+>;
+
+const CLAIM_STEP_COLUMNS = sql.raw(
+  "s.id, s.run_id, s.generation, s.seq, s.name, s.kind, s.status, s.result, s.error, s.completion_order, s.completed_at, s.child_run_id",
+);
+
 /**
  * What claims carry, in one statement: marks the outcomes of the runs' current generations that
  * no claim delivered yet as delivered and returns them; for `fullRunIds` (first claims) also the
  * rest of the journal (running steps and outcomes delivered before); and `deliveredIds`, steps
  * this transaction recorded as delivered already (of runs not in `fullRunIds`, which have them).
+ * Only the columns replay reads come back (no args, timestamps or trace context of the step).
  */
 export async function takeUndelivered(
   db: Db,
   runIds: readonly string[],
   fullRunIds: readonly string[] = [],
   deliveredIds: readonly string[] = [],
-): Promise<StepRow[]> {
+): Promise<ClaimStepRow[]> {
   if (runIds.length === 0) return [];
-  const { rows } = await sql<StepRow>`
+  const { rows } = await sql<ClaimStepRow>`
     WITH taken AS (
       UPDATE steps s SET delivered = true
       FROM runs r
       WHERE s.run_id = ANY(${[...runIds]}::uuid[]) AND s.status <> 'running' AND NOT s.delivered
         AND r.id = ANY(${[...runIds]}::uuid[]) AND r.id = s.run_id AND r.generation = s.generation
-      RETURNING s.*
+      RETURNING ${CLAIM_STEP_COLUMNS}
     )
     SELECT * FROM taken
     UNION ALL
-    SELECT s.* FROM steps s JOIN runs r ON r.id = s.run_id AND r.generation = s.generation
+    SELECT ${CLAIM_STEP_COLUMNS} FROM steps s JOIN runs r ON r.id = s.run_id AND r.generation = s.generation
     WHERE s.run_id = ANY(${[...fullRunIds]}::uuid[]) AND r.id = ANY(${[...fullRunIds]}::uuid[])
       AND (s.status = 'running' OR s.delivered)
     UNION ALL
-    SELECT s.* FROM steps s WHERE s.id = ANY(${[...deliveredIds]}::uuid[])`.execute(db);
+    SELECT ${CLAIM_STEP_COLUMNS} FROM steps s WHERE s.id = ANY(${[...deliveredIds]}::uuid[])`.execute(db);
   return rows.sort((a, b) => (a.run_id < b.run_id ? -1 : a.run_id > b.run_id ? 1 : a.seq - b.seq));
 }
 

@@ -168,6 +168,9 @@ export declare const ClaimRunsRequestSchema: GenMessage<ClaimRunsRequest>;
  */
 export declare type ClaimedRun = Message<"weft.v1.ClaimedRun"> & {
   /**
+   * The run; when `partial`, without `args` (the live execution that took the previous claim
+   * has them).
+   *
    * @generated from field: weft.v1.Run run = 1;
    */
   run?: Run | undefined;
@@ -179,7 +182,9 @@ export declare type ClaimedRun = Message<"weft.v1.ClaimedRun"> & {
 
   /**
    * The journal of the run's current generation, ordered by seq; when `partial`, only the
-   * outcomes no earlier claim delivered.
+   * outcomes no earlier claim delivered. Each step carries what replay reads: id, run_id,
+   * generation, seq, name, kind, status, result, error, completion_order, completed_at and
+   * child_run_id (ReadJournals and GetWorkflow give whole steps).
    *
    * @generated from field: repeated weft.v1.Step steps = 3;
    */
