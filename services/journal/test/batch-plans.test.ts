@@ -10,7 +10,7 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { batchTransaction, type Database, type Db, migrate } from "../src/db.ts";
 import { endRuns } from "../src/store/run-end.ts";
-import { fenceAndRelease, lockRunsOfSteps, markReadyTaking } from "../src/store/runs.ts";
+import { claimRuns, fenceAndRelease, lockRunsOfSteps, markReadyTaking } from "../src/store/runs.ts";
 import { recordResults } from "../src/store/steps.ts";
 
 const FINISHED = 50_000;
@@ -161,5 +161,50 @@ describe("batch statements under skewed statistics", () => {
       }),
     ).rejects.toThrow("aborted");
     expect((await finished.execute(db)).rows[0]?.n).toBe(FINISHED + BATCH);
+  });
+});
+
+describe("ClaimRuns under a backlog", () => {
+  it("reads only the runs it takes: expired leases first, then the oldest ready", async () => {
+    const WAITING = 5_000;
+    await sql`
+      INSERT INTO runs (id, workflow_name, status, shard, ready, ready_at)
+      SELECT md5('waiting' || i)::uuid, 'pipeline', 'running', i % 16, true, now() - (${WAITING} - i) * interval '1 ms'
+      FROM generate_series(1, ${WAITING}) AS i`.execute(db);
+    await sql`
+      INSERT INTO runs (id, workflow_name, status, shard, ready, ready_at, lease_owner, lease_expires, lease_token)
+      SELECT md5('expired' || i)::uuid, 'pipeline', 'running', i % 16, false, now(), 'gone', now() - interval '1 s', 1
+      FROM generate_series(1, 3) AS i`.execute(db);
+    await sql`ANALYZE runs`.execute(db);
+    await sql.raw("SET auto_explain.log_analyze = on").execute(db);
+    plans.length = 0;
+    const claimed = await claimRuns(db, "coordinator-2", 10, 30_000, []).finally(() =>
+      sql.raw("SET auto_explain.log_analyze = off").execute(db),
+    );
+    const expired = (
+      await sql<{ id: string }>`SELECT md5('expired' || i)::uuid::text AS id FROM generate_series(1, 3) AS i`.execute(
+        db,
+      )
+    ).rows.map((r) => r.id);
+    const oldest = (
+      await sql<{ id: string }>`SELECT md5('waiting' || i)::uuid::text AS id FROM generate_series(1, 7) AS i`.execute(
+        db,
+      )
+    ).rows.map((r) => r.id);
+    expect(claimed.map((r) => r.id).sort()).toEqual([...expired, ...oldest].sort());
+    expect(claimed.every((r) => r.lease_owner === "coordinator-2" && !r.ready)).toBe(true);
+    // Each branch is an index scan that stops at what it takes: no bitmap of every waiting run,
+    // no sort of them.
+    const [claim] = takePlans();
+    report(`claimRuns:\n${claim?.plan}\n`);
+    expect(claim?.plan).toMatch(/Index Scan using runs_ready/);
+    expect(claim?.plan).not.toMatch(/Bitmap Heap Scan on runs runs_|Sort Key: runs_\d*\.?ready_at/);
+    const scanned = [
+      ...(claim?.plan ?? "").matchAll(/Index Scan using runs_(?:ready|leased)[^\n]*actual [^\n]*rows=(\d+)/g),
+    ].map((m) => Number(m[1]));
+    expect(Math.max(...scanned)).toBeLessThanOrEqual(10);
+    await sql`UPDATE runs SET status = 'canceled' WHERE status = 'running' AND workflow_name = 'pipeline' AND lease_owner IS DISTINCT FROM 'coordinator-1'`.execute(
+      db,
+    );
   });
 });

@@ -154,9 +154,9 @@ export async function listRuns(db: Db, f: RunFilter): Promise<ListedRun[]> {
 }
 
 /**
- * One statement: leases up to `maxRuns` claimable runs (ready without a lease, or with an
- * expired lease) of the given shards and app versions (empty: any), oldest ready first, skipping
- * rows other claimers hold.
+ * One statement: leases up to `maxRuns` claimable runs of the given shards and app versions
+ * (empty: any), runs whose lease expired first, then ready runs oldest first, skipping rows other
+ * claimers hold. Returned oldest ready first.
  */
 export async function claimRuns(
   db: Db,
@@ -170,22 +170,30 @@ export async function claimRuns(
   // A coordinator claims only runs of the versions it carries; the others wait for theirs.
   const versionFilter =
     appVersions.length > 0 ? sql`AND coalesce(app_version, '') = ANY(${[...appVersions]}::text[])` : sql``;
+  // Two index-ordered scans, each reading only the rows it takes: expired leases first (runs_leased),
+  // then ready runs oldest first (runs_ready). One OR of both conditions was a bitmap scan and a
+  // sort of every claimable run per call: 11 ms for 256 of 19,500 waiting, O(backlog) per claim.
   const { rows } = await sql<RunRow>`
+    WITH expired AS (
+      SELECT id FROM runs
+      WHERE status = 'running' AND lease_expires < now() ${shardFilter} ${versionFilter}
+      ORDER BY lease_expires
+      LIMIT ${maxRuns}
+      FOR UPDATE SKIP LOCKED
+    ), fresh AS (
+      SELECT id FROM runs
+      WHERE status = 'running' AND ready AND lease_expires IS NULL ${shardFilter} ${versionFilter}
+      ORDER BY ready_at
+      LIMIT ${maxRuns}::int - (SELECT count(*) FROM expired)
+      FOR UPDATE SKIP LOCKED
+    )
     UPDATE runs SET lease_owner = ${owner},
                     lease_expires = now() + ${leaseMs} * interval '1 millisecond',
                     lease_token = lease_token + 1,
                     claims = claims + 1,
                     ready = false,
                     updated_at = now()
-    WHERE id IN (
-      SELECT id FROM runs
-      WHERE status = 'running'
-        AND ((ready AND lease_expires IS NULL) OR lease_expires < now())
-        ${shardFilter}
-        ${versionFilter}
-      ORDER BY ready_at NULLS LAST
-      LIMIT ${maxRuns}
-      FOR UPDATE SKIP LOCKED)
+    WHERE id = ANY(ARRAY(SELECT id FROM expired UNION ALL SELECT id FROM fresh))
     RETURNING *`.execute(db);
   return rows.sort((a, b) => (a.ready_at?.getTime() ?? 0) - (b.ready_at?.getTime() ?? 0));
 }
