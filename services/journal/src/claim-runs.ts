@@ -26,5 +26,7 @@ export async function claimRuns(j: JournalContext, req: ClaimRunsRequest): Promi
       .execute(async (trx) => claimsOf(trx, await claim(trx, owner, maxRuns, leaseMs, req.shards, appVersions))),
   );
   observeBatch(j.metrics, "ClaimRuns", claimed.length);
+  // Short: nothing claimable is left waiting for this owner, so its stream may push again.
+  if (claimed.length < maxRuns) j.claims.drained(owner);
   return create(ClaimRunsResponseSchema, { runs: claimed });
 }

@@ -120,6 +120,11 @@ interface ClaimStream {
   /** The app versions the coordinator carries (only such runs are leased to it); null: any. */
   readonly appVersions: readonly string[] | null;
   credits: number;
+  /**
+   * Runs of its shards were left ready for ClaimRuns for want of credit: until its ClaimRuns comes
+   * back short (they were taken, oldest first), no run is pushed past them.
+   */
+  backlog: boolean;
   push(runs: ClaimedRun[]): void;
 }
 
@@ -129,8 +134,22 @@ export interface PushReservation {
   readonly streams: ReadonlyMap<string, ClaimStream>;
 }
 
+/**
+ * fair: once a stream runs out of credit, the runs left ready wait in Postgres and runs made ready
+ * later are not pushed past them (nor continued past them in a CommitTurns answer) until the
+ * owner's ClaimRuns comes back short: claims are served oldest first and none starves under
+ * sustained load. eager: any run is pushed while there is credit; a backlog waits until the
+ * coordinator's queue runs dry (more throughput under a burst, at the cost of starving it).
+ */
+export type ClaimOrder = "fair" | "eager";
+
 export class ClaimHub {
   private streams: ClaimStream[] = [];
+  private readonly order: ClaimOrder;
+
+  constructor(order: ClaimOrder = "fair") {
+    this.order = order;
+  }
 
   get size(): number {
     return this.streams.length;
@@ -146,7 +165,9 @@ export class ClaimHub {
 
   /**
    * Picks the stream owning each run's shard and takes one of its credits; runs whose stream
-   * has none are left out (they stay ready for ClaimRuns).
+   * has none are left out (they stay ready for ClaimRuns). In fair order, once a stream ran out of
+   * credit, a run made ready later is left in Postgres behind those (not pushed past them) until
+   * the stream's ClaimRuns drains them.
    */
   reserve(runIds: readonly string[], shards: number): PushReservation | undefined {
     if (this.streams.length === 0 || runIds.length === 0) return undefined;
@@ -154,7 +175,11 @@ export class ClaimHub {
     const streams = new Map<string, ClaimStream>();
     for (const runId of new Set(runIds)) {
       const stream = this.streams[shardOf(runId, shards) % this.streams.length];
-      if (!stream || stream.credits <= 0) continue;
+      if (!stream || stream.backlog) continue;
+      if (stream.credits <= 0) {
+        if (this.order === "fair") stream.backlog = true;
+        continue;
+      }
       stream.credits--;
       streams.set(stream.owner, stream);
       // A run of another version is not leased (markReadyTaking / insertRootRuns check it): its
@@ -162,6 +187,16 @@ export class ClaimHub {
       leases.push({ runId, owner: stream.owner, leaseMs: stream.leaseMs, appVersions: stream.appVersions });
     }
     return leases.length > 0 ? { leases, streams } : undefined;
+  }
+
+  /** Whether runs left ready for the owner's ClaimRuns hold its pushes back (see reserve). */
+  backlogged(owner: string): boolean {
+    return this.streams.some((s) => s.owner === owner && s.backlog);
+  }
+
+  /** The owner's ClaimRuns came back short: what waited was taken, pushes resume. */
+  drained(owner: string): void {
+    for (const stream of this.streams) if (stream.owner === owner) stream.backlog = false;
   }
 
   /** Gives back the credits of reserved runs that were not leased (or of a failed transaction). */
@@ -307,6 +342,7 @@ export async function* streamClaims(
     leaseMs,
     appVersions: first.value.appVersions.length > 0 ? [...first.value.appVersions] : null,
     credits: first.value.credits,
+    backlog: false,
     push(runs) {
       queue.push(...runs);
       wakeUp();

@@ -231,17 +231,19 @@ export async function commitTurns(j: JournalContext, req: CommitTurnsRequest): P
       const ended = await endRuns(trx, endings);
       const endedIds = new Set(ended.ended.map((r) => r.id));
       // Runs that are ready again stay with the caller: leased anew and returned with their claims.
-      const continued = req.continueReady
-        ? await claimsOf(
-            trx,
-            await leaseReadyRuns(
+      // Not past runs waiting for the owner's ClaimRuns (ClaimHub.reserve): those go first.
+      const continued =
+        req.continueReady && !j.claims.backlogged(owner)
+          ? await claimsOf(
               trx,
-              [...passed.values()]
-                .filter((r) => !endedIds.has(r.id) && (r.ready || readyNow.has(r.id)))
-                .map((r) => ({ runId: r.id, owner, leaseMs })),
-            ),
-          )
-        : [];
+              await leaseReadyRuns(
+                trx,
+                [...passed.values()]
+                  .filter((r) => !endedIds.has(r.id) && (r.ready || readyNow.has(r.id)))
+                  .map((r) => ({ runId: r.id, owner, leaseMs })),
+              ),
+            )
+          : [];
       return { turns, passed, rejected, inserted, insertedChildren, readyNow, ended, endedIds, continued };
     }),
   );

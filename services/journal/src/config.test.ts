@@ -48,8 +48,14 @@ describe("journal limits from the environment", () => {
     ["WEFT_MAX_WATCHES_PER_CLIENT", "0"],
     ["WEFT_MAX_STREAMS_PER_CONNECTION", "1.5"],
     ["WEFT_MAX_REQUEST_BYTES", "10"],
+    ["WEFT_CLAIM_ORDER", "fifo"],
   ])("a bad %s stops start-up with its name", (name, value) => {
     expect(() => journalConfigFromEnv({ [name]: value })).toThrow(ConfigError);
     expect(() => journalConfigFromEnv({ [name]: value })).toThrow(name);
   });
+});
+
+test("claims are served in fair order unless WEFT_CLAIM_ORDER=eager", () => {
+  expect(journalConfigFromEnv(AUTH).claimOrder).toBe("fair");
+  expect(journalConfigFromEnv({ ...AUTH, WEFT_CLAIM_ORDER: "eager" }).claimOrder).toBe("eager");
 });

@@ -11,6 +11,7 @@ import {
   parseEnv,
 } from "@weft/runtime";
 import { z } from "zod";
+import type { ClaimOrder } from "./claims.ts";
 import type { RetentionSettings } from "./retention.ts";
 
 export const journalEnv = {
@@ -26,6 +27,9 @@ export const journalEnv = {
   // Named prepared statements (parsed and planned once per connection); off behind a pooler in
   // transaction mode that does not track them (PgBouncer before 1.21).
   WEFT_DB_PREPARED_STATEMENTS: envBool(true),
+  // fair: once a coordinator's stream is out of credit, runs made ready later wait behind those
+  // left for its ClaimRuns (oldest first, no starvation); eager: push whenever there is credit.
+  WEFT_CLAIM_ORDER: z.enum(["fair", "eager"]).default("fair"),
   WEFT_TASK_ACK_WAIT_MS: envInt(1_000, 3_600_000, 30_000),
   WEFT_STREAM_REPLICAS: envInt(1, 5, 1),
   // Limits (docs/limits.md): each one answers with a Connect error naming its variable.
@@ -74,6 +78,8 @@ export interface JournalConfig {
   dbPreparedStatements?: boolean;
   /** JetStream ack_wait of the shard consumers: an unacked task is redelivered after it. */
   taskAckWaitMs?: number;
+  /** How pushed claims order against runs waiting for ClaimRuns (WEFT_CLAIM_ORDER; default fair). */
+  claimOrder?: ClaimOrder;
   /** Replicas of the task stream (3 on a JetStream cluster). */
   streamReplicas?: number;
   /** Retention of finished runs (see retention.ts); ageMs 0 disables it. Defaults: 7 days, 1000, 50 ms, 60 s. */
@@ -136,6 +142,7 @@ export function journalConfigFromEnv(env: Record<string, string | undefined> = p
     dbPoolSize: e.WEFT_DB_POOL_SIZE,
     dbPreparedStatements: e.WEFT_DB_PREPARED_STATEMENTS,
     taskAckWaitMs: e.WEFT_TASK_ACK_WAIT_MS,
+    claimOrder: e.WEFT_CLAIM_ORDER,
     streamReplicas: e.WEFT_STREAM_REPLICAS,
     corsOrigins: e.WEFT_CORS_ORIGINS,
     maxRequestBytes: e.WEFT_MAX_REQUEST_BYTES,

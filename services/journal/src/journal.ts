@@ -90,7 +90,7 @@ export async function startJournal(config: JournalConfig, options: JournalOption
       notifier: new Notifier(nc, config.prefix),
       publisher: new TaskPublisher(nc, config.prefix, logger, metrics),
       metrics,
-      claims: new ClaimHub(),
+      claims: new ClaimHub(config.claimOrder),
       dbAttributes: databaseAttributes(config.databaseUrl),
       rearmTimers: (due) => timers?.rearm(due),
     };

@@ -192,33 +192,43 @@ async function until(what: string, check: () => boolean | Promise<boolean>, time
 }
 
 describe("pushed claims", () => {
-  it("new runs and runs made ready by results are pushed, never more than the credits granted", async () => {
-    const stream = openStream("pusher", 2);
+  it("fair order: out of credit, later runs wait behind those left for ClaimRuns, whose short answer resumes pushes", async () => {
+    const stream = openStream("fair", 2);
     onTestFinished(() => stream.close());
-    // Let the stream register before the starts (a start without a stream is left for ClaimRuns).
     await new Promise((r) => setTimeout(r, 200));
-    const ids = [await start(), await start(), await start()];
+    const a = await start();
+    const b = await start();
+    const c = await start();
     await until("two pushed claims", () => stream.received.length >= 2);
     await new Promise((r) => setTimeout(r, 200));
-    // Two credits: the third run stays ready for ClaimRuns.
-    expect(stream.received).toHaveLength(2);
-    expect(stream.received.every((c) => c.claim === 1 && !c.partial)).toBe(true);
+    // Two credits: a and b are pushed, c stays ready for ClaimRuns.
+    expect(stream.received.map((x) => x.run?.id)).toEqual([a, b]);
     const rows = await h.query<{ id: string; lease_owner: string | null; ready: boolean }>(
       "SELECT id, lease_owner, ready FROM runs WHERE id = ANY($1::uuid[])",
-      [ids],
+      [[a, b, c]],
     );
-    expect(rows.filter((r) => r.lease_owner === "pusher")).toHaveLength(2);
-    expect(rows.filter((r) => r.lease_owner === null && r.ready)).toHaveLength(1);
+    expect(
+      rows
+        .filter((r) => r.lease_owner === "fair")
+        .map((r) => r.id)
+        .sort(),
+    ).toEqual([a, b].sort());
+    expect(rows.find((r) => r.id === c)).toMatchObject({ lease_owner: null, ready: true });
 
-    // A turn journals a step; its result pushes the run again once credit is granted.
-    const pushed = stream.received[0] as ClaimedRun;
-    await commit(pushed, [step(1, "a")], false, "pusher");
+    // a's turn journals a step; its result makes a ready. There is credit again, but c waited
+    // first: a is not pushed past it (nor would a turn's commit continue it).
+    await commit(stream.received[0] as ClaimedRun, [step(1, "a")], false, "fair");
     await stream.grant(1);
     await record(1);
-    await until("the run to be pushed again", () => stream.received.length >= 3);
-    expect(stream.received[2]).toMatchObject({ claim: 2, partial: true });
-    expect(stream.received[2]?.run?.id).toBe(pushed.run?.id);
-    expect(stream.received[2]?.steps.map((s) => s.seq)).toEqual([1]);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(stream.received).toHaveLength(2);
+    // The owner's ClaimRuns takes both, oldest ready first; it comes back short, so pushes resume.
+    const polled = await h.internal.claimRuns({ owner: "fair", maxRuns: 10, leaseMs: 10_000 });
+    expect(polled.runs.map((r) => r.run?.id)).toEqual([c, a]);
+    expect(polled.runs[1]).toMatchObject({ claim: 2, partial: true });
+    const d = await start();
+    await until("the next start to be pushed", () => stream.received.length === 3);
+    expect(stream.received[2]?.run?.id).toBe(d);
   });
 
   it("an outcome recorded while a turn holds its run stays undelivered for the next claim", async () => {
@@ -251,6 +261,31 @@ describe("pushed claims", () => {
     expect(await delivered(two?.task.stepId ?? "")).toBe(true);
   });
 
+  it("fair order: a commit does not continue a run past those waiting for ClaimRuns", async () => {
+    const stream = openStream("cont", 1);
+    onTestFinished(() => stream.close());
+    await new Promise((r) => setTimeout(r, 200));
+    const x = await start();
+    await until("the push", () => stream.received.length === 1);
+    await commit(stream.received[0] as ClaimedRun, [step(1, "a"), step(2, "b")], false, "cont");
+    const tasks = await takeAllTasks(h, 2);
+    const [one, two] = tasks.sort((p, q) => p.task.seq - q.task.seq);
+    // Out of credit: step a's result leaves x ready for ClaimRuns, which takes it (short answer).
+    await recordTasks([one as (typeof tasks)[number]]);
+    const second = (await h.internal.claimRuns({ owner: "cont", maxRuns: 10, leaseMs: 10_000 })).runs;
+    expect(second.map((r) => r.run?.id)).toEqual([x]);
+    // Still out of credit: y waits for ClaimRuns. Step b's result comes while x's turn holds it.
+    const y = await start();
+    await recordTasks([two as (typeof tasks)[number]]);
+    const committed = await commit(second[0] as ClaimedRun, [], true, "cont");
+    // x is ready again, but y waited first: x is not continued in the answer.
+    expect(committed.claimed).toEqual([]);
+    expect(committed.results[0]).toMatchObject({ status: TurnStatus.COMMITTED, ready: true });
+    const third = await h.internal.claimRuns({ owner: "cont", maxRuns: 10, leaseMs: 10_000 });
+    expect(third.runs.map((r) => r.run?.id)).toEqual([y, x]);
+    expect(stream.received).toHaveLength(1);
+  });
+
   it("a closed stream takes no more claims; what it took stays leased to its coordinator", async () => {
     const stream = openStream("leaver", 5);
     onTestFinished(() => stream.close());
@@ -281,5 +316,49 @@ describe("pushed claims", () => {
       })(),
     ).rejects.toThrow(/owner/);
     requests.close();
+  });
+});
+
+describe("pushed claims in eager order (WEFT_CLAIM_ORDER=eager)", () => {
+  let fair: Harness;
+  beforeAll(async () => {
+    fair = h;
+    h = await startHarness("journal claims eager", { claimOrder: "eager" });
+    await h.internal.registerWorker({ workerId: "w", workflows: [{ name: "wf" }] });
+  });
+  afterAll(async () => {
+    await h?.close();
+    h = fair;
+  });
+
+  it("eager order: new runs and runs made ready by results are pushed whenever there is credit", async () => {
+    const stream = openStream("pusher", 2);
+    onTestFinished(() => stream.close());
+    // Let the stream register before the starts (a start without a stream is left for ClaimRuns).
+    await new Promise((r) => setTimeout(r, 200));
+    const ids = [await start(), await start(), await start()];
+    await until("two pushed claims", () => stream.received.length >= 2);
+    await new Promise((r) => setTimeout(r, 200));
+    // Two credits: the third run stays ready for ClaimRuns.
+    expect(stream.received).toHaveLength(2);
+    expect(stream.received.every((c) => c.claim === 1 && !c.partial)).toBe(true);
+    const rows = await h.query<{ id: string; lease_owner: string | null; ready: boolean }>(
+      "SELECT id, lease_owner, ready FROM runs WHERE id = ANY($1::uuid[])",
+      [ids],
+    );
+    expect(rows.filter((r) => r.lease_owner === "pusher")).toHaveLength(2);
+    expect(rows.filter((r) => r.lease_owner === null && r.ready)).toHaveLength(1);
+
+    // A turn journals a step; its result pushes the run again once credit is granted, ahead of
+    // the run left waiting.
+    const pushed = stream.received[0] as ClaimedRun;
+    await commit(pushed, [step(1, "a")], false, "pusher");
+    await stream.grant(1);
+    await record(1);
+    await until("the run to be pushed again", () => stream.received.length >= 3);
+    expect(stream.received[2]).toMatchObject({ claim: 2, partial: true });
+    expect(stream.received[2]?.run?.id).toBe(pushed.run?.id);
+    expect(stream.received[2]?.steps.map((s) => s.seq)).toEqual([1]);
+    expect((await h.query<{ ready: boolean }>("SELECT ready FROM runs WHERE id = $1", [ids[2]]))[0]?.ready).toBe(true);
   });
 });
