@@ -135,11 +135,14 @@ export interface PushReservation {
 }
 
 /**
- * fair: once a stream runs out of credit, the runs left ready wait in Postgres and runs made ready
- * later are not pushed past them (nor continued past them in a CommitTurns answer) until the
- * owner's ClaimRuns comes back short: claims are served oldest first and none starves under
- * sustained load. eager: any run is pushed while there is credit; a backlog waits until the
- * coordinator's queue runs dry (more throughput under a burst, at the cost of starving it).
+ * eager (the default): any run is pushed while there is credit; runs left for ClaimRuns wait
+ * until the coordinator's queue runs dry, so under sustained overload they can wait long while
+ * newer runs are pushed past them. fair: once a stream runs out of credit, runs made ready later
+ * are not pushed past those (nor continued past them in a CommitTurns answer) until the owner's
+ * ClaimRuns comes back short: claims are served oldest first and none starves, but every run of
+ * a burst advances in step, so a burst's median latency nears its wall time, all its runs are
+ * live at once (a coordinator's execution cache smaller than the burst misses), and runs that
+ * wait cost an extra row version per turn (docs/performance.md).
  */
 export type ClaimOrder = "fair" | "eager";
 
@@ -147,7 +150,7 @@ export class ClaimHub {
   private streams: ClaimStream[] = [];
   private readonly order: ClaimOrder;
 
-  constructor(order: ClaimOrder = "fair") {
+  constructor(order: ClaimOrder = "eager") {
     this.order = order;
   }
 

@@ -55,7 +55,7 @@ describe("journal limits from the environment", () => {
   });
 });
 
-test("claims are served in fair order unless WEFT_CLAIM_ORDER=eager", () => {
-  expect(journalConfigFromEnv(AUTH).claimOrder).toBe("fair");
-  expect(journalConfigFromEnv({ ...AUTH, WEFT_CLAIM_ORDER: "eager" }).claimOrder).toBe("eager");
+test("claims are pushed eagerly unless WEFT_CLAIM_ORDER=fair", () => {
+  expect(journalConfigFromEnv(AUTH).claimOrder).toBe("eager");
+  expect(journalConfigFromEnv({ ...AUTH, WEFT_CLAIM_ORDER: "fair" }).claimOrder).toBe("fair");
 });

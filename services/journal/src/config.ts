@@ -27,9 +27,9 @@ export const journalEnv = {
   // Named prepared statements (parsed and planned once per connection); off behind a pooler in
   // transaction mode that does not track them (PgBouncer before 1.21).
   WEFT_DB_PREPARED_STATEMENTS: envBool(true),
-  // fair: once a coordinator's stream is out of credit, runs made ready later wait behind those
-  // left for its ClaimRuns (oldest first, no starvation); eager: push whenever there is credit.
-  WEFT_CLAIM_ORDER: z.enum(["fair", "eager"]).default("fair"),
+  // eager: push whenever there is credit; fair: once a coordinator's stream is out of credit, runs
+  // made ready later wait behind those left for its ClaimRuns (oldest first, none starves).
+  WEFT_CLAIM_ORDER: z.enum(["eager", "fair"]).default("eager"),
   WEFT_TASK_ACK_WAIT_MS: envInt(1_000, 3_600_000, 30_000),
   WEFT_STREAM_REPLICAS: envInt(1, 5, 1),
   // Limits (docs/limits.md): each one answers with a Connect error naming its variable.
@@ -78,7 +78,7 @@ export interface JournalConfig {
   dbPreparedStatements?: boolean;
   /** JetStream ack_wait of the shard consumers: an unacked task is redelivered after it. */
   taskAckWaitMs?: number;
-  /** How pushed claims order against runs waiting for ClaimRuns (WEFT_CLAIM_ORDER; default fair). */
+  /** How pushed claims order against runs waiting for ClaimRuns (WEFT_CLAIM_ORDER; default eager). */
   claimOrder?: ClaimOrder;
   /** Replicas of the task stream (3 on a JetStream cluster). */
   streamReplicas?: number;

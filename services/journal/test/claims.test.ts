@@ -16,7 +16,8 @@ import { type Harness, startHarness, takeAllTasks } from "./harness.ts";
 
 let h: Harness;
 beforeAll(async () => {
-  h = await startHarness("journal claims");
+  // Fair claim order here; the eager default has its own harness below.
+  h = await startHarness("journal claims", { claimOrder: "fair" });
   await h.internal.registerWorker({ workerId: "w", workflows: [{ name: "wf" }] });
 });
 afterAll(async () => {
@@ -319,11 +320,11 @@ describe("pushed claims", () => {
   });
 });
 
-describe("pushed claims in eager order (WEFT_CLAIM_ORDER=eager)", () => {
+describe("pushed claims in eager order (the default)", () => {
   let fair: Harness;
   beforeAll(async () => {
     fair = h;
-    h = await startHarness("journal claims eager", { claimOrder: "eager" });
+    h = await startHarness("journal claims eager");
     await h.internal.registerWorker({ workerId: "w", workflows: [{ name: "wf" }] });
   });
   afterAll(async () => {
