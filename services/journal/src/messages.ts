@@ -85,32 +85,6 @@ export function runToProto(r: RunRow): Run {
   });
 }
 
-export function stepToProto(s: StepRow): Step {
-  return create(StepSchema, {
-    id: s.id,
-    runId: s.run_id,
-    generation: s.generation,
-    seq: s.seq,
-    name: s.name,
-    kind: stepKindToProto[s.kind],
-    status: stepStatusToProto[s.status],
-    args: bytes(s.args),
-    result: bytes(s.result),
-    error: failureToProto(s.error),
-    attempt: s.attempt,
-    createdAt: ts(s.created_at),
-    startedAt: ts(s.started_at),
-    completedAt: ts(s.completed_at),
-    completionOrder: s.completion_order ? BigInt(s.completion_order) : 0n,
-    wakeAt: ts(s.wake_at),
-    eventName: s.event_name ?? "",
-    childWorkflowName: s.child_workflow_name ?? "",
-    childRunId: s.child_run_id ?? "",
-    timeoutAt: ts(s.timeout_at),
-    traceparent: s.traceparent ?? "",
-  });
-}
-
 /** A step as a claim carries it: what replay reads (ClaimStepRow), the rest left at defaults. */
 export function claimStepToProto(s: ClaimStepRow): Step {
   return create(StepSchema, {
@@ -127,6 +101,21 @@ export function claimStepToProto(s: ClaimStepRow): Step {
     completionOrder: s.completion_order ? BigInt(s.completion_order) : 0n,
     childRunId: s.child_run_id ?? "",
   });
+}
+
+/** A whole step (GetWorkflow, history, ReadJournals): the claim's fields and the rest. */
+export function stepToProto(s: StepRow): Step {
+  const step = claimStepToProto(s);
+  step.args = bytes(s.args);
+  step.attempt = s.attempt;
+  step.createdAt = ts(s.created_at);
+  step.startedAt = ts(s.started_at);
+  step.wakeAt = ts(s.wake_at);
+  step.eventName = s.event_name ?? "";
+  step.childWorkflowName = s.child_workflow_name ?? "";
+  step.timeoutAt = ts(s.timeout_at);
+  step.traceparent = s.traceparent ?? "";
+  return step;
 }
 
 export function eventToProto(e: EventRow): Event {
