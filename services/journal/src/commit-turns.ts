@@ -27,7 +27,6 @@ import {
   fenceAndRelease,
   insertRuns,
   leaseReadyRuns,
-  lockRuns,
   markReady,
   type NewRun,
   runStatuses,
@@ -119,10 +118,6 @@ export async function commitTurns(j: JournalContext, req: CommitTurnsRequest): P
   const result = await inDatabaseSpan(j, "commitTurns", () =>
     batchTransaction(j.db, async (trx) => {
       const turns = req.turns.map((t) => ({ ...t, runId: t.runId.toLowerCase() }));
-      await lockRuns(
-        trx,
-        turns.map((t) => t.runId),
-      );
       const passed = new Map(
         (
           await fenceAndRelease(
