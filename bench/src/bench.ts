@@ -506,6 +506,8 @@ async function main() {
       executors: opts.executors,
       journalPort: 0,
       serviceEnv: serviceEnv(),
+      // One log file per process, for diagnosis (logs otherwise stay in memory).
+      logDir: process.env.WEFT_BENCH_LOG_DIR,
     });
     const results: PhaseResult[] = [];
     for (const phase of phases()) {
