@@ -27,6 +27,7 @@ import {
   fenceAndRelease,
   insertRuns,
   leaseReadyRuns,
+  lockRuns,
   markReady,
   type NewRun,
   runStatuses,
@@ -118,6 +119,10 @@ export async function commitTurns(j: JournalContext, req: CommitTurnsRequest): P
   const result = await inDatabaseSpan(j, "commitTurns", () =>
     batchTransaction(j.db, async (trx) => {
       const turns = req.turns.map((t) => ({ ...t, runId: t.runId.toLowerCase() }));
+      await lockRuns(
+        trx,
+        turns.map((t) => t.runId),
+      );
       const passed = new Map(
         (
           await fenceAndRelease(

@@ -15,6 +15,7 @@ import { applyCommitEffects } from "./commit-effects.ts";
 import type { JournalContext } from "./context.ts";
 import { batchTransaction } from "./db.ts";
 import { failureToStored, toBytea } from "./messages.ts";
+import { lockRunsOfSteps } from "./store/runs.ts";
 import { type ResultToRecord, recordResults, stepStates } from "./store/steps.ts";
 import { inDatabaseSpan, observeBatch, tracer } from "./telemetry.ts";
 import {
@@ -83,6 +84,10 @@ export async function recordResultBatch(
   try {
     outcome = await inDatabaseSpan(j, "recordResultBatch", () =>
       batchTransaction(j.db, async (trx) => {
+        await lockRunsOfSteps(
+          trx,
+          toRecord.map((r) => r.stepId),
+        );
         const applied = await recordResults(
           trx,
           toRecord,

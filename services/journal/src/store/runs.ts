@@ -203,22 +203,18 @@ export interface FenceInput {
   token: bigint;
 }
 
+/**
+ * Releases the leases of the turns whose owner and token still match an unexpired lease, and locks
+ * those runs for the rest of the transaction. Returns the runs that passed.
+ */
 /** What a commit needs of a fenced run (not its args or result: payloads stay in Postgres). */
 export type FencedRun = Pick<RunRow, "id" | "workflow_name" | "generation" | "shard" | "ready" | "traceparent">;
 
-/**
- * Locks every turn's run in id order (lockRuns' order, in the same statement: its InitPlan runs
- * before any row is updated), then releases the leases of the turns whose owner and token still
- * match an unexpired lease. The locks hold for the rest of the transaction. Returns the runs that
- * passed.
- */
 export async function fenceAndRelease(db: Db, owner: string, turns: readonly FenceInput[]): Promise<FencedRun[]> {
   const { rows } = await sql<FencedRun>`
     UPDATE runs SET lease_owner = NULL, lease_expires = NULL, updated_at = now()
     FROM unnest(${turns.map((t) => t.runId)}::uuid[], ${turns.map((t) => t.token.toString())}::bigint[]) AS t(id, token)
-    WHERE runs.id = t.id
-      AND runs.id = ANY(ARRAY(SELECT id FROM runs WHERE id = ANY(${turns.map((t) => t.runId)}::uuid[])
-                              ORDER BY id FOR UPDATE))
+    WHERE runs.id = t.id AND runs.id = ANY(${turns.map((t) => t.runId)}::uuid[])
       AND runs.status = 'running' AND runs.lease_owner = ${owner}
       AND runs.lease_token = t.token AND runs.lease_expires >= now()
     RETURNING runs.id, runs.workflow_name, runs.generation, runs.shard, runs.ready, runs.traceparent`.execute(db);
@@ -359,4 +355,12 @@ export async function lockRuns(db: Db, ids: Iterable<string>): Promise<void> {
   const unique = [...new Set(ids)];
   if (unique.length === 0) return;
   await sql`SELECT id FROM runs WHERE id = ANY(${unique}::uuid[]) ORDER BY id FOR UPDATE`.execute(db);
+}
+
+/** Locks the runs of the given steps in id order (see lockRuns). */
+export async function lockRunsOfSteps(db: Db, stepIds: readonly string[]): Promise<void> {
+  if (stepIds.length === 0) return;
+  await sql`
+    SELECT id FROM runs WHERE id = ANY(ARRAY(SELECT run_id FROM steps WHERE id = ANY(${[...stepIds]}::uuid[])))
+    ORDER BY id FOR UPDATE`.execute(db);
 }

@@ -233,8 +233,7 @@ export interface ResultToRecord {
 }
 
 /**
- * One statement: locks the steps' runs in id order (lockRuns' order; the InitPlan runs before any
- * step is updated), applies the results whose step is running in the same generation, and returns
+ * One statement: applies the results whose step is running in the same generation, and returns
  * the steps it changed. The outcomes of `deliveredRuns` (runs this transaction means to claim)
  * are recorded as delivered already: their claim reads them (takeUndelivered's deliveredIds), so
  * no second row version marks them (see markUndelivered for a run the transaction did not claim after all).
@@ -259,10 +258,6 @@ export async function recordResults(
       AS t(id, generation, status, result, error, attempt, started_at, finished_at)
     WHERE s.id = t.id AND s.id = ANY(${col((r) => r.stepId)}::uuid[])
       AND s.status = 'running' AND s.generation = t.generation
-      -- Their runs are locked first, in id order (store/runs.ts lockRuns), by this InitPlan.
-      AND s.run_id = ANY(ARRAY(
-        SELECT id FROM runs WHERE id = ANY(ARRAY(SELECT run_id FROM steps WHERE id = ANY(${col((r) => r.stepId)}::uuid[])))
-        ORDER BY id FOR UPDATE))
     RETURNING s.id, s.run_id, s.kind, s.delivered`.execute(db);
   return rows;
 }
