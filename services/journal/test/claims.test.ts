@@ -184,6 +184,14 @@ function openStream(owner: string, credits: number) {
   };
 }
 
+/** A stream the journal has registered (a start before that is left for ClaimRuns), closed after the test. */
+async function registeredStream(owner: string, credits: number) {
+  const stream = openStream(owner, credits);
+  onTestFinished(() => stream.close());
+  await new Promise((r) => setTimeout(r, 200));
+  return stream;
+}
+
 async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 10_000) {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
@@ -194,9 +202,7 @@ async function until(what: string, check: () => boolean | Promise<boolean>, time
 
 describe("pushed claims", () => {
   it("fair order: out of credit, later runs wait behind those left for ClaimRuns, whose short answer resumes pushes", async () => {
-    const stream = openStream("fair", 2);
-    onTestFinished(() => stream.close());
-    await new Promise((r) => setTimeout(r, 200));
+    const stream = await registeredStream("fair", 2);
     const a = await start();
     const b = await start();
     const c = await start();
@@ -233,9 +239,7 @@ describe("pushed claims", () => {
   });
 
   it("an outcome recorded while a turn holds its run stays undelivered for the next claim", async () => {
-    const stream = openStream("holder", 10);
-    onTestFinished(() => stream.close());
-    await new Promise((r) => setTimeout(r, 200));
+    const stream = await registeredStream("holder", 10);
     await start();
     await until("the first push", () => stream.received.length === 1);
     await commit(stream.received[0] as ClaimedRun, [step(1, "a"), step(2, "b")], false, "holder");
@@ -263,9 +267,7 @@ describe("pushed claims", () => {
   });
 
   it("fair order: a commit does not continue a run past those waiting for ClaimRuns", async () => {
-    const stream = openStream("cont", 1);
-    onTestFinished(() => stream.close());
-    await new Promise((r) => setTimeout(r, 200));
+    const stream = await registeredStream("cont", 1);
     const x = await start();
     await until("the push", () => stream.received.length === 1);
     await commit(stream.received[0] as ClaimedRun, [step(1, "a"), step(2, "b")], false, "cont");
@@ -288,9 +290,7 @@ describe("pushed claims", () => {
   });
 
   it("a closed stream takes no more claims; what it took stays leased to its coordinator", async () => {
-    const stream = openStream("leaver", 5);
-    onTestFinished(() => stream.close());
-    await new Promise((r) => setTimeout(r, 200));
+    const stream = await registeredStream("leaver", 5);
     const id = await start();
     await until("the push", () => stream.received.length === 1);
     await stream.close();
@@ -333,10 +333,7 @@ describe("pushed claims in eager order (the default)", () => {
   });
 
   it("eager order: new runs and runs made ready by results are pushed whenever there is credit", async () => {
-    const stream = openStream("pusher", 2);
-    onTestFinished(() => stream.close());
-    // Let the stream register before the starts (a start without a stream is left for ClaimRuns).
-    await new Promise((r) => setTimeout(r, 200));
+    const stream = await registeredStream("pusher", 2);
     const ids = [await start(), await start(), await start()];
     await until("two pushed claims", () => stream.received.length >= 2);
     await new Promise((r) => setTimeout(r, 200));
