@@ -27,6 +27,7 @@ export const journalEnv = {
   // Named prepared statements (parsed and planned once per connection); off behind a pooler in
   // transaction mode that does not track them (PgBouncer before 1.21).
   WEFT_DB_PREPARED_STATEMENTS: envBool(true),
+  WEFT_DB_PIPELINE: envBool(true),
   // eager: push whenever there is credit; fair: once a coordinator's stream is out of credit, runs
   // made ready later wait behind those left for its ClaimRuns (oldest first, none starves).
   WEFT_CLAIM_ORDER: z.enum(["eager", "fair"]).default("eager"),
@@ -76,6 +77,8 @@ export interface JournalConfig {
   dbPoolSize: number;
   /** Named prepared statements on the journal's connections (WEFT_DB_PREPARED_STATEMENTS). */
   dbPreparedStatements?: boolean;
+  /** Pipelined BEGIN and lock statements in transactions (WEFT_DB_PIPELINE). */
+  dbPipeline?: boolean;
   /** JetStream ack_wait of the shard consumers: an unacked task is redelivered after it. */
   taskAckWaitMs?: number;
   /** How pushed claims order against runs waiting for ClaimRuns (WEFT_CLAIM_ORDER; default eager). */
@@ -141,6 +144,7 @@ export function journalConfigFromEnv(env: Record<string, string | undefined> = p
     pageSizeMax: e.WEFT_PAGE_SIZE_MAX,
     dbPoolSize: e.WEFT_DB_POOL_SIZE,
     dbPreparedStatements: e.WEFT_DB_PREPARED_STATEMENTS,
+    dbPipeline: e.WEFT_DB_PIPELINE,
     taskAckWaitMs: e.WEFT_TASK_ACK_WAIT_MS,
     claimOrder: e.WEFT_CLAIM_ORDER,
     streamReplicas: e.WEFT_STREAM_REPLICAS,

@@ -1,4 +1,6 @@
 // The journal's Postgres connection (kysely over a pg pool), its row types and migrations.
+
+import type { Socket } from "node:net";
 import { Kysely, PostgresDialect, sql } from "kysely";
 import { Migrator } from "kysely/migration";
 import pg from "pg";
@@ -123,51 +125,136 @@ let preparedCount = 0;
 const STALE_PLAN = /cached plan must not change result type/;
 
 /**
- * Makes every parameterized statement of a connection a named prepared statement: Postgres parses
- * it once per connection and keeps its plan (plan_cache_mode auto), instead of parsing and
- * planning each execution. Planning the journal's joins took 0.5-0.9 ms a statement here, more
- * than executing one of them for a single run.
+ * Marks a statement whose answer nobody reads (a lock taken for its side effect): inside a
+ * transaction on a pipelined connection it is sent without waiting for its answer, and goes out
+ * in one write with the statement after it. Postgres still runs the two one after the other, each
+ * under a snapshot of its own, so the second reads what the lock waited for, as it would after a
+ * round trip. A failure of the unawaited statement is thrown by the statement after it (which
+ * Postgres refuses anyway, the transaction being aborted), so the caller sees the real cause.
  */
-function prepareStatements(client: pg.PoolClient): void {
-  const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+export const UNAWAITED = "/* unawaited */ ";
+
+/** What an unawaited statement answers at once (kysely reads these three fields). */
+const UNAWAITED_RESULT = Object.freeze({ command: "SELECT", rowCount: 0, rows: [] });
+
+const TRANSACTION_START = /^\s*(begin|start\s+transaction)\b/i;
+const TRANSACTION_END = /^\s*(commit|rollback|end)\b/i;
+
+interface ConnectionOptions {
+  /** Named prepared statements (WEFT_DB_PREPARED_STATEMENTS). */
+  prepared: boolean;
+  /** Pipelined connection (WEFT_DB_PIPELINE): BEGIN and UNAWAITED statements do not wait. */
+  pipeline: boolean;
+}
+
+/**
+ * Wraps a pooled connection's `query`:
+ * - Prepared statements: every parameterized statement is a named prepared statement. Postgres
+ *   parses it once per connection and keeps its plan (plan_cache_mode auto), instead of parsing
+ *   and planning each execution. Planning the journal's joins took 0.5-0.9 ms a statement here,
+ *   more than executing one of them for a single run.
+ * - Pipelining: a batch transaction's BEGIN and the UNAWAITED statements inside a transaction go
+ *   out with the statement after them, one round trip for all. Every round trip to Postgres
+ *   costs both processes a write and a wake-up, which on this machine are most of an idle
+ *   transaction's time.
+ */
+function extendConnection(client: pg.PoolClient, options: ConnectionOptions): void {
+  const query = client.query.bind(client) as (...args: unknown[]) => Promise<unknown>;
+  const stream = (client as unknown as { connection?: { stream?: Socket } }).connection?.stream;
   // Postgres keeps a prepared statement's generic plan whatever the planner settings of a later
   // execution: a text runs under one name inside batch transactions (nested loops off) and under
   // another outside, so neither context executes a plan made for the other.
   let batch = false;
-  (client as { query: unknown }).query = (text: unknown, values?: unknown, callback?: unknown) => {
-    if (typeof text !== "string") return query(text, values, callback);
-    if (text === BATCH_BEGIN) batch = true;
-    else if (/^\s*(commit|rollback|end)\b/i.test(text)) batch = false;
-    if (Array.isArray(values) && values.length > 0 && callback === undefined) {
-      const key = batch ? `batch\u0000${text}` : text;
-      let name = preparedNames.get(key);
-      if (name === undefined && preparedNames.size < MAX_PREPARED) {
-        name = `weft_${preparedCount++}`;
-        preparedNames.set(key, name);
-      }
-      if (name !== undefined) {
-        return (query({ name, text, values }) as Promise<unknown>).catch((err: unknown) => {
-          if (STALE_PLAN.test((err as Error).message ?? "") && preparedNames.get(key) === name) {
-            preparedNames.set(key, `weft_${preparedCount++}`);
-          }
-          throw err;
-        });
-      }
+  let inTransaction = false;
+  /** Resolves to the first failure of the statements sent without waiting (or undefined). */
+  let unawaited: Promise<unknown> | undefined;
+  let corked = false;
+  const uncork = () => {
+    if (!corked) return;
+    corked = false;
+    stream?.uncork();
+  };
+
+  const execute = (text: string, values: unknown): Promise<unknown> => {
+    if (!options.prepared || !Array.isArray(values) || values.length === 0) return query(text, values);
+    const key = batch ? `batch\u0000${text}` : text;
+    let name = preparedNames.get(key);
+    if (name === undefined && preparedNames.size < MAX_PREPARED) {
+      name = `weft_${preparedCount++}`;
+      preparedNames.set(key, name);
     }
-    return query(text, values, callback);
+    if (name === undefined) return query(text, values);
+    return query({ name, text, values }).catch((err: unknown) => {
+      if (STALE_PLAN.test((err as Error).message ?? "") && preparedNames.get(key) === name) {
+        preparedNames.set(key, `weft_${preparedCount++}`);
+      }
+      throw err;
+    });
+  };
+
+  (client as { query: unknown }).query = (text: unknown, values?: unknown, callback?: unknown) => {
+    if (typeof text !== "string" || callback !== undefined || typeof values === "function") {
+      return query(text, values, callback);
+    }
+    const starts = TRANSACTION_START.test(text);
+    const ends = !starts && TRANSACTION_END.test(text);
+    if (text === BATCH_BEGIN) batch = true;
+    else if (ends) batch = false;
+    const wait = !options.pipeline || !(text === BATCH_BEGIN || (inTransaction && text.startsWith(UNAWAITED)));
+    if (starts) inTransaction = true;
+    else if (ends) inTransaction = false;
+
+    if (!wait) {
+      // Held in the socket's buffer until the next statement joins it (or the loop turns).
+      if (!corked && stream) {
+        corked = true;
+        stream.cork();
+        setImmediate(uncork);
+      }
+      const failure = execute(text, values).then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+      const before = unawaited;
+      unawaited = before ? before.then((err) => err ?? failure) : failure;
+      return Promise.resolve(UNAWAITED_RESULT);
+    }
+    const answer = execute(text, values);
+    uncork();
+    const before = unawaited;
+    unawaited = undefined;
+    // ROLLBACK discards the failure along with the transaction.
+    if (before === undefined || /^\s*rollback\b/i.test(text)) return answer;
+    return answer.then(
+      async (result) => {
+        const err = await before;
+        if (err !== undefined) throw err;
+        return result;
+      },
+      async (err: unknown) => {
+        throw (await before) ?? err;
+      },
+    );
   };
 }
 
+export interface DatabaseOptions {
+  /** Called with every SQL statement (tests count statements per RPC). */
+  onQuery?: (sql: string) => void;
+  /** A connection Postgres dropped while idle (the pool reconnects). */
+  onIdleError?: (err: Error) => void;
+  /** Named prepared statements (WEFT_DB_PREPARED_STATEMENTS); default true. */
+  preparedStatements?: boolean;
+  /** Pipelined statements in transactions (WEFT_DB_PIPELINE); default true. */
+  pipeline?: boolean;
+}
+
 /** A kysely database over a pg pool; every statement run under a traced call gets a CLIENT span. */
-export function openDatabase(
-  url: string,
-  poolSize: number,
-  onQuery?: (sql: string) => void,
-  onIdleError?: (err: Error) => void,
-  preparedStatements = true,
-): Db {
+export function openDatabase(url: string, poolSize: number, options: DatabaseOptions = {}): Db {
+  const { onQuery, onIdleError, preparedStatements = true, pipeline = true } = options;
   const attributes = databaseAttributes(url);
-  const pool = new pg.Pool({ connectionString: url, max: poolSize });
+  // `pipeline` (pg 8.23): statements issued before the previous one answered go out at once.
+  const pool = new pg.Pool({ connectionString: url, max: poolSize, pipeline } as pg.PoolConfig);
   // A connection that Postgres dropped (a restart, a failover) is an 'error' event on the pool
   // (idle client) or on the client (checked out, between statements); unhandled, either would end
   // the process. The statement in flight fails, the pool discards the broken client, and the next
@@ -175,7 +262,7 @@ export function openDatabase(
   pool.on("error", (err) => onIdleError?.(err));
   pool.on("connect", (client) => {
     client.on("error", (err) => onIdleError?.(err));
-    if (preparedStatements) prepareStatements(client);
+    extendConnection(client, { prepared: preparedStatements, pipeline });
   });
   return new Kysely<Database>({
     dialect: new PostgresDialect({ pool }),

@@ -49,13 +49,12 @@ export interface JournalOptions {
 
 export async function startJournal(config: JournalConfig, options: JournalOptions = {}): Promise<RunningJournal> {
   const logger = options.logger ?? createLogger("journal");
-  const db = openDatabase(
-    config.databaseUrl,
-    config.dbPoolSize,
-    options.onQuery,
-    (err) => logger.warn({ err: err.message }, "idle Postgres connection lost; the pool reconnects"),
-    config.dbPreparedStatements ?? true,
-  );
+  const db = openDatabase(config.databaseUrl, config.dbPoolSize, {
+    onQuery: options.onQuery,
+    onIdleError: (err) => logger.warn({ err: err.message }, "idle Postgres connection lost; the pool reconnects"),
+    preparedStatements: config.dbPreparedStatements ?? true,
+    pipeline: config.dbPipeline ?? true,
+  });
   const metrics = createJournalMetrics(db);
   const cleanup: { name: string; run: () => Promise<void> | void }[] = [{ name: "database", run: () => db.destroy() }];
   const stop = async () => {

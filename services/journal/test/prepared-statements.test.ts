@@ -47,7 +47,7 @@ it("re-prepares a statement whose table changed shape under it", async () => {
 });
 
 it("prepares nothing with WEFT_DB_PREPARED_STATEMENTS=false (a pooler that does not track them)", async () => {
-  const plain = openDatabase(database.url, 1, undefined, undefined, false);
+  const plain = openDatabase(database.url, 1, { preparedStatements: false });
   try {
     await sql`SELECT ${1}::int AS n`.execute(plain);
     const { rows } = await sql<{ n: number }>`

@@ -1,6 +1,6 @@
 // Storage of runs: insert, read, list, claim under a lease, fence a turn, mark ready.
 import { sql } from "kysely";
-import type { Db, RunRow, RunStatusText } from "../db.ts";
+import { type Db, type RunRow, type RunStatusText, UNAWAITED } from "../db.ts";
 import { currentVersionsCte } from "./versions.ts";
 
 export interface NewRun {
@@ -350,17 +350,20 @@ export async function touchRuns(db: Db, ids: readonly string[]): Promise<void> {
 /**
  * Locks runs in id order. Every transaction that changes both a run and its steps takes the run
  * locks first, in this order, so that result recording, turn commits and timers cannot deadlock.
+ * In a transaction the lock goes out with the statement after it (UNAWAITED): one round trip.
  */
 export async function lockRuns(db: Db, ids: Iterable<string>): Promise<void> {
   const unique = [...new Set(ids)];
   if (unique.length === 0) return;
-  await sql`SELECT id FROM runs WHERE id = ANY(${unique}::uuid[]) ORDER BY id FOR UPDATE`.execute(db);
+  await sql`${sql.raw(UNAWAITED)}SELECT id FROM runs WHERE id = ANY(${unique}::uuid[]) ORDER BY id FOR UPDATE`.execute(
+    db,
+  );
 }
 
 /** Locks the runs of the given steps in id order (see lockRuns). */
 export async function lockRunsOfSteps(db: Db, stepIds: readonly string[]): Promise<void> {
   if (stepIds.length === 0) return;
-  await sql`
+  await sql`${sql.raw(UNAWAITED)}
     SELECT id FROM runs WHERE id = ANY(ARRAY(SELECT run_id FROM steps WHERE id = ANY(${[...stepIds]}::uuid[])))
     ORDER BY id FOR UPDATE`.execute(db);
 }

@@ -1,0 +1,107 @@
+// Pipelined connections (WEFT_DB_PIPELINE): a batch transaction's BEGIN and the lock statements
+// marked UNAWAITED go out with the statement after them instead of waiting for their answers.
+// Postgres still runs them one after the other, each with a snapshot of its own: a statement
+// after a lock that had to wait reads what the lock holder committed. A failure of an unawaited
+// statement reaches the caller from the statement after it, with its own message.
+import { createTestDatabase, type TestDatabase } from "@weft/testkit";
+import { sql } from "kysely";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { batchTransaction, type Db, openDatabase, UNAWAITED } from "../src/db.ts";
+
+let database: TestDatabase;
+/** A plain connection that holds row locks while the journal's connections wait on them. */
+let holder: pg.Client;
+/** A plain connection that watches pg_stat_activity. */
+let observer: pg.Client;
+const WAITING_ON_LOCKS =
+  "SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = $1";
+beforeAll(async () => {
+  database = await createTestDatabase("journal pipeline");
+  holder = new pg.Client({ connectionString: database.url });
+  await holder.connect();
+  observer = new pg.Client({ connectionString: database.url });
+  await observer.connect();
+  await holder.query("CREATE TABLE counters (id int PRIMARY KEY, n int NOT NULL)");
+  await holder.query("INSERT INTO counters VALUES (1, 0)");
+});
+afterAll(async () => {
+  await holder?.end();
+  await observer?.end();
+  await database?.drop();
+});
+
+const lock = (db: Db) => sql`${sql.raw(UNAWAITED)}SELECT id FROM counters WHERE id = ${1} FOR UPDATE`.execute(db);
+const read = async (db: Db) =>
+  (await sql<{ n: number }>`SELECT n FROM counters WHERE id = ${1}`.execute(db)).rows[0]?.n ?? Number.NaN;
+
+for (const pipeline of [true, false]) {
+  describe(`WEFT_DB_PIPELINE=${pipeline}`, () => {
+    let db: Db;
+    beforeAll(() => {
+      db = openDatabase(database.url, 1, { pipeline });
+    });
+    afterAll(async () => {
+      await db?.destroy();
+    });
+
+    it(`a lock that waits ${pipeline ? "does not hold up the caller, and" : "holds up the caller;"} the statement after it reads what the holder committed`, async () => {
+      await holder.query("BEGIN");
+      let holding = true;
+      try {
+        await holder.query("SELECT 1 FROM counters WHERE id = 1 FOR UPDATE");
+        let lockAnswered = false;
+        const seen = batchTransaction(db, async (trx) => {
+          await lock(trx);
+          lockAnswered = true;
+          return read(trx);
+        });
+        // The journal's connection now waits on the row lock in Postgres.
+        // (Asked on another connection: the holder's transaction sees pg_stat_activity as it was
+        // when it first read it.)
+        await expect.poll(async () => (await observer.query(WAITING_ON_LOCKS, [database.name])).rows[0].n).toBe(1);
+        expect(lockAnswered).toBe(pipeline);
+        const before = (await holder.query("SELECT n FROM counters WHERE id = 1")).rows[0].n as number;
+        await holder.query("UPDATE counters SET n = n + 1 WHERE id = 1");
+        await holder.query("COMMIT");
+        holding = false;
+        // Read after the lock was granted: the holder's update, not the snapshot of the time it was sent.
+        expect(await seen).toBe(before + 1);
+        expect(lockAnswered).toBe(true);
+      } finally {
+        if (holding) await holder.query("ROLLBACK");
+      }
+    });
+
+    it("a failed unawaited statement fails the transaction with its own error, and nothing it did stays", async () => {
+      const before = await read(db);
+      await expect(
+        batchTransaction(db, async (trx) => {
+          await sql`UPDATE counters SET n = n + 100 WHERE id = ${1}`.execute(trx);
+          await sql`${sql.raw(UNAWAITED)}SELECT id / ${0}::int FROM counters`.execute(trx);
+          return read(trx);
+        }),
+      ).rejects.toThrow(/division by zero/);
+      expect(await read(db)).toBe(before);
+      // The connection is clean for the next transaction.
+      expect(await batchTransaction(db, (trx) => read(trx))).toBe(before);
+    });
+
+    it("an unawaited statement last in the transaction fails its COMMIT", async () => {
+      const before = await read(db);
+      await expect(
+        batchTransaction(db, async (trx) => {
+          await sql`UPDATE counters SET n = n + 100 WHERE id = ${1}`.execute(trx);
+          await sql`${sql.raw(UNAWAITED)}SELECT id / ${0}::int FROM counters`.execute(trx);
+        }),
+      ).rejects.toThrow(/division by zero/);
+      expect(await read(db)).toBe(before);
+    });
+
+    it("outside a transaction an UNAWAITED statement is awaited like any other", async () => {
+      await expect(sql`${sql.raw(UNAWAITED)}SELECT ${1}::int / 0 AS x`.execute(db)).rejects.toThrow(/division by zero/);
+      const { rows } = await sql<{ x: number }>`${sql.raw(UNAWAITED)}SELECT ${6}::int AS x`.execute(db);
+      expect(rows).toEqual([{ x: 6 }]);
+    });
+  });
+}
