@@ -73,30 +73,21 @@ for (const pipeline of [true, false]) {
       }
     });
 
-    it("a failed unawaited statement fails the transaction with its own error, and nothing it did stays", async () => {
-      const before = await read(db);
-      await expect(
-        batchTransaction(db, async (trx) => {
-          await sql`UPDATE counters SET n = n + 100 WHERE id = ${1}`.execute(trx);
-          await sql`${sql.raw(UNAWAITED)}SELECT id / ${0}::int FROM counters`.execute(trx);
-          return read(trx);
-        }),
-      ).rejects.toThrow(/division by zero/);
-      expect(await read(db)).toBe(before);
-      // The connection is clean for the next transaction.
-      expect(await batchTransaction(db, (trx) => read(trx))).toBe(before);
-    });
-
-    it("an unawaited statement last in the transaction fails its COMMIT", async () => {
-      const before = await read(db);
-      await expect(
-        batchTransaction(db, async (trx) => {
-          await sql`UPDATE counters SET n = n + 100 WHERE id = ${1}`.execute(trx);
-          await sql`${sql.raw(UNAWAITED)}SELECT id / ${0}::int FROM counters`.execute(trx);
-        }),
-      ).rejects.toThrow(/division by zero/);
-      expect(await read(db)).toBe(before);
-    });
+    for (const last of [false, true]) {
+      it(`a failed unawaited statement ${last ? "last in the transaction fails its COMMIT" : "fails the statement after it"} with its own error, and nothing it did stays`, async () => {
+        const before = await read(db);
+        await expect(
+          batchTransaction(db, async (trx) => {
+            await sql`UPDATE counters SET n = n + 100 WHERE id = ${1}`.execute(trx);
+            await sql`${sql.raw(UNAWAITED)}SELECT id / ${0}::int FROM counters`.execute(trx);
+            return last ? Number.NaN : read(trx);
+          }),
+        ).rejects.toThrow(/division by zero/);
+        expect(await read(db)).toBe(before);
+        // The connection is clean for the next transaction.
+        expect(await batchTransaction(db, (trx) => read(trx))).toBe(before);
+      });
+    }
 
     it("outside a transaction an UNAWAITED statement is awaited like any other", async () => {
       await expect(sql`${sql.raw(UNAWAITED)}SELECT ${1}::int / 0 AS x`.execute(db)).rejects.toThrow(/division by zero/);
