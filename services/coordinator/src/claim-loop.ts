@@ -16,7 +16,7 @@ import { ExecutionCache, FullJournalNeededError } from "@weft/sdk/workflow";
 import { context, contextFromTraceparent, currentTraceparent, type Link, SpanStatusCode, trace } from "@weft/telemetry";
 import type { JournalClient } from "./journal-client.ts";
 import type { CoordinatorMetrics } from "./metrics.ts";
-import { replayInput, turnOf } from "./turn.ts";
+import { newestClaims, replayInput, turnOf } from "./turn.ts";
 import type { WakeSignal } from "./wake-signal.ts";
 
 const tracer = trace.getTracer("weft.coordinator");
@@ -243,7 +243,15 @@ export class ClaimLoop implements Loop {
     const { journal, owner, leaseMs, logger, metrics } = this.options;
     const pushed = batch.filter((q) => q.source === "pushed").length;
     try {
-      const claims = await this.withFullJournals(batch.map((q) => q.claim));
+      const { newest, superseded } = newestClaims(batch.map((q) => q.claim));
+      for (const old of superseded) {
+        metrics.turns.inc({ status: "fenced" });
+        logger.warn(
+          { runId: old.run?.id, leaseToken: String(old.leaseToken) },
+          "turn fenced: the run was leased again before this claim was turned",
+        );
+      }
+      const claims = await this.withFullJournals(newest);
       const turns: Turn[] = [];
       const links: Link[] = [];
       for (const claim of claims) {

@@ -26,6 +26,29 @@ function failureOf(error: Failure | undefined): { name: string; message: string 
   return error ? { name: error.name, message: error.message } : undefined;
 }
 
+/**
+ * One claim per run, the newest lease of each. A run claimed again while an older claim of it
+ * waited to be turned (its lease expired during a pause, and a ClaimRuns or a push leased it
+ * anew) would put two turns of the run in one CommitTurns, which the journal refuses whole: every
+ * turn of the batch would wait for its lease to expire. Lease tokens grow with each lease of a
+ * run, so the older claims are superseded: their turns would be fenced, and are fenced here.
+ */
+export function newestClaims(claims: readonly ClaimedRun[]): { newest: ClaimedRun[]; superseded: ClaimedRun[] } {
+  const newest = new Map<string, ClaimedRun>();
+  const superseded: ClaimedRun[] = [];
+  for (const claim of claims) {
+    const runId = claim.run?.id ?? "";
+    const held = newest.get(runId);
+    if (held === undefined) newest.set(runId, claim);
+    else if (held.leaseToken >= claim.leaseToken) superseded.push(claim);
+    else {
+      superseded.push(held);
+      newest.set(runId, claim);
+    }
+  }
+  return { newest: [...newest.values()], superseded };
+}
+
 /** The replay input for a claimed run; the on-complete entry (seq 0) is not part of replay. */
 export function replayInput(claimed: ClaimedRun): TurnInput {
   const run = claimed.run;
