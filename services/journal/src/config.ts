@@ -27,6 +27,8 @@ export const journalEnv = {
   // Named prepared statements (parsed and planned once per connection); off behind a pooler in
   // transaction mode that does not track them (PgBouncer before 1.21).
   WEFT_DB_PREPARED_STATEMENTS: envBool(true),
+  // A batch transaction's BEGIN and its run locks go out with the statement after them (pg
+  // pipeline mode); off behind a pooler that cannot pipeline.
   WEFT_DB_PIPELINE: envBool(true),
   // eager: push whenever there is credit; fair: once a coordinator's stream is out of credit, runs
   // made ready later wait behind those left for its ClaimRuns (oldest first, none starves).
