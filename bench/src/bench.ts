@@ -13,19 +13,14 @@ import { bearerInterceptor } from "@weft/runtime";
 import { type Stack, startStack } from "@weft/stack";
 import { createTestEnvironment } from "@weft/testkit";
 import { SingleBar } from "cli-progress";
-import { Command, InvalidArgumentError, Option } from "commander";
+import { Command, Option } from "commander";
 import pg from "pg";
 import type { BenchInput } from "./app.ts";
+import { int } from "./options.ts";
 import { type OtlpSink, startOtlpSink } from "./otlp-sink.ts";
 import { ProcGroup, pidsOf } from "./proc-stats.ts";
 import { scrapeHistograms } from "./prometheus.ts";
 import { criticalPathMs, seededDurations } from "./seeded.ts";
-
-const int = (name: string, min: number) => (value: string) => {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer >= ${min}`);
-  return n;
-};
 
 const program = new Command("weft-bench")
   .description("Benchmark Weft on this machine with the pipeline workload.")

@@ -7,18 +7,14 @@ import { randomUUID } from "node:crypto";
 import { AckPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { createTestEnvironment } from "@weft/testkit";
-import { Command, InvalidArgumentError } from "commander";
+import { Command } from "commander";
 import pg from "pg";
+import { int } from "./options.ts";
 
-const int = (value: string) => {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError("must be a positive integer");
-  return n;
-};
 const opts = new Command("weft-bench-raw")
   .description("Raw Postgres and JetStream rates on this machine, from one Node process.")
-  .option("-n, --messages <n>", "JetStream messages per measurement", int, 100_000)
-  .option("--rows <n>", "Postgres rows per measurement", int, 200_000)
+  .option("-n, --messages <n>", "JetStream messages per measurement", int("--messages", 1), 100_000)
+  .option("--rows <n>", "Postgres rows per measurement", int("--rows", 1), 200_000)
   .parse()
   .opts<{ messages: number; rows: number }>();
 

@@ -8,13 +8,8 @@ import { createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { Health } from "@weft/contracts";
 import { startServer } from "@weft/runtime";
-import { Command, InvalidArgumentError } from "commander";
-
-const int = (value: string) => {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError("must be a positive integer");
-  return n;
-};
+import { Command } from "commander";
+import { int } from "./options.ts";
 
 if (process.argv[2] === "--serve") {
   const server = await startServer({ port: 0, host: "127.0.0.1", services: [], routes: () => {} });
@@ -22,9 +17,9 @@ if (process.argv[2] === "--serve") {
 } else {
   const opts = new Command("weft-rpc-latency")
     .description("Latency and client CPU of one unary call, gRPC against Connect, between two processes.")
-    .option("-n, --calls <n>", "calls per protocol and round", int, 2_000)
-    .option("-r, --rounds <n>", "rounds (the protocols alternate)", int, 2)
-    .option("--pause-ms <n>", "pause between calls, as on an idle stack", int, 1)
+    .option("-n, --calls <n>", "calls per protocol and round", int("--calls", 1), 2_000)
+    .option("-r, --rounds <n>", "rounds (the protocols alternate)", int("--rounds", 1), 2)
+    .option("--pause-ms <n>", "pause between calls, as on an idle stack", int("--pause-ms", 1), 1)
     .parse()
     .opts<{ calls: number; rounds: number; pauseMs: number }>();
   const server = fork(fileURLToPath(import.meta.url), ["--serve"]);
