@@ -139,6 +139,7 @@ const UNAWAITED_RESULT = Object.freeze({ command: "SELECT", rowCount: 0, rows: [
 
 const TRANSACTION_START = /^\s*(begin|start\s+transaction)\b/i;
 const TRANSACTION_END = /^\s*(commit|rollback|end)\b/i;
+const ROLLBACK = /^\s*rollback\b/i;
 
 interface ConnectionOptions {
   /** Named prepared statements (WEFT_DB_PREPARED_STATEMENTS). */
@@ -224,7 +225,7 @@ function extendConnection(client: pg.PoolClient, options: ConnectionOptions): vo
     const before = unawaited;
     unawaited = undefined;
     // ROLLBACK discards the failure along with the transaction.
-    if (before === undefined || /^\s*rollback\b/i.test(text)) return answer;
+    if (before === undefined || ROLLBACK.test(text)) return answer;
     return answer.then(
       async (result) => {
         const err = await before;
