@@ -54,28 +54,22 @@ const read = async (db: Db) =>
   (await sql<{ n: number }>`SELECT n FROM counters WHERE id = ${1}`.execute(db)).rows[0]?.n ?? Number.NaN;
 const readClaims = async (db: Db) =>
   (await sql<{ n: number }>`SELECT claims AS n FROM runs WHERE id = ${RUN}`.execute(db)).rows[0]?.n ?? Number.NaN;
+/** One of the journal's run locks, on the test's run (the holder bumps its claims). */
+const runLock = (name: string, lock: (db: Db) => Promise<void>) => ({
+  name,
+  lock,
+  read: readClaims,
+  table: "runs",
+  where: `id = '${RUN}'`,
+  bump: "claims = claims + 1",
+  column: "claims",
+});
 
 /** Row locks taken without waiting: the holder locks and bumps the row, the caller locks and reads it. */
 const locks = [
   { name: "an UNAWAITED lock", lock, read, table: "counters", where: "id = 1", bump: "n = n + 1", column: "n" },
-  {
-    name: "lockRuns",
-    lock: (db: Db) => lockRuns(db, [RUN]),
-    read: readClaims,
-    table: "runs",
-    where: `id = '${RUN}'`,
-    bump: "claims = claims + 1",
-    column: "claims",
-  },
-  {
-    name: "lockRunsOfSteps",
-    lock: (db: Db) => lockRunsOfSteps(db, [STEP]),
-    read: readClaims,
-    table: "runs",
-    where: `id = '${RUN}'`,
-    bump: "claims = claims + 1",
-    column: "claims",
-  },
+  runLock("lockRuns", (db) => lockRuns(db, [RUN])),
+  runLock("lockRunsOfSteps", (db) => lockRunsOfSteps(db, [STEP])),
 ];
 
 for (const pipeline of [true, false]) {
