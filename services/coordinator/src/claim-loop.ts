@@ -8,6 +8,7 @@
 // Workers take batches from the queue, replay each run (its live execution takes a partial claim;
 // a partial claim without one reads the full journal first), and commit the batch's turns in one
 // CommitTurns call. Several workers overlap claims, replays and commits.
+import { Code, ConnectError } from "@connectrpc/connect";
 import { createWritableIterable, type WritableIterable } from "@connectrpc/connect/protocol";
 import { type ClaimedRun, type StreamClaimsRequest, type Turn, TurnStatus } from "@weft/contracts";
 import type { Logger, Loop } from "@weft/runtime";
@@ -46,6 +47,18 @@ export interface ClaimLoopOptions {
   /** Open a StreamClaims stream so the journal pushes claims (default true). */
   pushClaims?: boolean;
 }
+
+/** CommitTurns attempts on a transient failure: 50, 100, 200 and 400 ms apart. */
+const COMMIT_ATTEMPTS = 5;
+/** Codes of a journal that could not answer (restarting, overloaded, a transaction aborted). */
+const TRANSIENT_CODES: ReadonlySet<Code> = new Set([
+  Code.Unavailable,
+  Code.Unknown,
+  Code.Internal,
+  Code.Aborted,
+  Code.DeadlineExceeded,
+  Code.ResourceExhausted,
+]);
 
 type Source = "polled" | "pushed" | "continued";
 
@@ -240,7 +253,7 @@ export class ClaimLoop implements Loop {
    * again (and was not continued).
    */
   private async turnBatch(batch: Queued[]): Promise<boolean> {
-    const { journal, owner, leaseMs, logger, metrics } = this.options;
+    const { logger, metrics } = this.options;
     const pushed = batch.filter((q) => q.source === "pushed").length;
     try {
       const { newest, superseded } = newestClaims(batch.map((q) => q.claim));
@@ -271,9 +284,7 @@ export class ClaimLoop implements Loop {
       const stopTimer = metrics.commitSeconds.startTimer();
       let committed: Awaited<ReturnType<JournalClient["commitTurns"]>>;
       try {
-        committed = await context.with(trace.setSpan(context.active(), span), () =>
-          journal.commitTurns({ owner, turns, continueReady: !this.draining, leaseMs }),
-        );
+        committed = await context.with(trace.setSpan(context.active(), span), () => this.commit(turns));
       } catch (err) {
         for (const turn of turns) this.executions.evict(turn.runId);
         span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
@@ -297,6 +308,26 @@ export class ClaimLoop implements Loop {
       return readyAgain;
     } finally {
       this.grant(pushed);
+    }
+  }
+
+  /**
+   * CommitTurns, retried a few times (within a second) when the journal could not answer: the
+   * coordinator still holds the leases, and a batch given up waits for them to expire
+   * (WEFT_LEASE_MS). A retry is safe: a commit that did land answers FENCED or NOT_RUNNING.
+   */
+  private async commit(turns: Turn[]): Promise<Awaited<ReturnType<JournalClient["commitTurns"]>>> {
+    const { journal, owner, leaseMs, logger } = this.options;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await journal.commitTurns({ owner, turns, continueReady: !this.draining, leaseMs });
+      } catch (err) {
+        const code = ConnectError.from(err).code;
+        if (attempt >= COMMIT_ATTEMPTS || !TRANSIENT_CODES.has(code) || this.stopped) throw err;
+        const delay = 50 * 2 ** (attempt - 1);
+        logger.warn({ err, attempt, turns: turns.length, retryInMs: delay }, "CommitTurns failed; retrying");
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
     }
   }
 
