@@ -32,16 +32,17 @@ async function freePort(): Promise<number> {
 /**
  * Starts nats-server with JetStream on a free loopback port. `config` is extra configuration text
  * appended to the generated one; `files` are written beside it first (e.g. an included auth.conf);
- * `env` is the server's environment (for `$VARIABLE` references in the configuration).
+ * `env` is the server's environment (for `$VARIABLE` references in the configuration); `port`
+ * reuses a port (a restart: clients reconnect to the same URL).
  */
 export async function startNatsServer(
-  options: { config?: string; files?: Record<string, string>; env?: Record<string, string> } = {},
+  options: { config?: string; files?: Record<string, string>; env?: Record<string, string>; port?: number } = {},
 ): Promise<PrivateNatsServer> {
   if (!existsSync(NATS_SERVER_BIN)) {
     throw new Error(`testkit: ${NATS_SERVER_BIN} not found (apt-get install nats-server, or set WEFT_NATS_SERVER_BIN)`);
   }
   const dir = mkdtempSync(join(tmpdir(), "weft-nats-"));
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   for (const [name, text] of Object.entries(options.files ?? {})) writeFileSync(join(dir, name), text);
   const conf = join(dir, "nats.conf");
   writeFileSync(

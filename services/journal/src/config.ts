@@ -13,6 +13,7 @@ import {
 import { z } from "zod";
 import type { ClaimOrder } from "./claims.ts";
 import type { RetentionSettings } from "./retention.ts";
+import type { TaskStorage } from "./task-stream.ts";
 
 export const journalEnv = {
   ...commonEnv,
@@ -35,6 +36,9 @@ export const journalEnv = {
   WEFT_CLAIM_ORDER: z.enum(["eager", "fair"]).default("eager"),
   WEFT_TASK_ACK_WAIT_MS: envInt(1_000, 3_600_000, 30_000),
   WEFT_STREAM_REPLICAS: envInt(1, 5, 1),
+  // memory: tasks are journaled in Postgres, the stream only signals them; a stream lost with a
+  // NATS restart is re-created and its tasks republished. file: JetStream keeps them on disk too.
+  WEFT_TASK_STORAGE: z.enum(["memory", "file"]).default("memory"),
   // Limits (docs/limits.md): each one answers with a Connect error naming its variable.
   // Unset: max(64 MiB, 4 × WEFT_MAX_PAYLOAD_BYTES).
   WEFT_MAX_REQUEST_BYTES: z.coerce
@@ -87,6 +91,8 @@ export interface JournalConfig {
   claimOrder?: ClaimOrder;
   /** Replicas of the task stream (3 on a JetStream cluster). */
   streamReplicas?: number;
+  /** Storage of the task stream when the journal creates it (WEFT_TASK_STORAGE; default memory). */
+  taskStorage?: TaskStorage;
   /** Retention of finished runs (see retention.ts); ageMs 0 disables it. Defaults: 7 days, 1000, 50 ms, 60 s. */
   retention?: RetentionSettings;
   /** Diagnose reports ready runs unclaimed for longer than this (default 30 s). */
@@ -150,6 +156,7 @@ export function journalConfigFromEnv(env: Record<string, string | undefined> = p
     taskAckWaitMs: e.WEFT_TASK_ACK_WAIT_MS,
     claimOrder: e.WEFT_CLAIM_ORDER,
     streamReplicas: e.WEFT_STREAM_REPLICAS,
+    taskStorage: e.WEFT_TASK_STORAGE,
     corsOrigins: e.WEFT_CORS_ORIGINS,
     maxRequestBytes: e.WEFT_MAX_REQUEST_BYTES,
     maxStepsPerRun: e.WEFT_MAX_STEPS_PER_RUN,

@@ -27,9 +27,9 @@ import { Retention } from "./retention.ts";
 import { sendEvent } from "./send-event.ts";
 import { StartBatcher, startWorkflow, startWorkflows } from "./start-workflow.ts";
 import { ensureShards } from "./store/leases.ts";
-import { Sweeper } from "./sweeper.ts";
+import { republishDispatched, Sweeper } from "./sweeper.ts";
 import { TaskPublisher } from "./task-publisher.ts";
-import { ensureTaskStream } from "./task-stream.ts";
+import { TaskStreamGuard } from "./task-stream.ts";
 import { databaseAttributes } from "./telemetry.ts";
 import { Timers } from "./timers.ts";
 import { WatchCounter, watchWorkflow } from "./watch-workflow.ts";
@@ -76,10 +76,21 @@ export async function startJournal(config: JournalConfig, options: JournalOption
     const nc = await connectNats(config.natsUrl, "weft-journal", {}, config.natsAuth);
     cleanup.push({ name: "nats", run: () => nc.drain() });
     const jsm = await jetstreamManager(nc);
-    await ensureTaskStream(jsm, config.prefix, config.shards, {
+    const streamGuard = new TaskStreamGuard({
+      jsm,
+      prefix: config.prefix,
+      shards: config.shards,
       ackWaitMs: config.taskAckWaitMs,
       replicas: config.streamReplicas,
+      storage: config.taskStorage,
+      logger,
+      onRecreated: async () => {
+        await republishDispatched(j, logger);
+      },
     });
+    // Created here while tasks are journaled (a NATS restart lost a memory stream while the
+    // journal was down): they are republished once the journal is up.
+    const { created: streamCreated } = await streamGuard.ensure();
 
     let timers: Timers | undefined;
     const j: JournalContext = {
@@ -93,6 +104,9 @@ export async function startJournal(config: JournalConfig, options: JournalOption
       dbAttributes: databaseAttributes(config.databaseUrl),
       rearmTimers: (due) => timers?.rearm(due),
     };
+    j.publisher.onFailure = () => void streamGuard.check();
+    streamGuard.watch(nc);
+    cleanup.push({ name: "task stream guard", run: () => streamGuard.stop() });
 
     const starts = new StartBatcher(j);
     const limits = journalLimits(config);
@@ -146,6 +160,7 @@ export async function startJournal(config: JournalConfig, options: JournalOption
     });
     cleanup.push({ name: "server", run: () => server.close() });
 
+    if (streamCreated) await republishDispatched(j, logger);
     const sweeper = new Sweeper(j, logger);
     timers = new Timers(j, logger);
     sweeper.start();

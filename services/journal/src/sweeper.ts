@@ -1,12 +1,41 @@
 // Sweeper: republishes (dispatch + 1) every running task step whose task has produced neither a
 // result nor a heartbeat within the dispatch timeout, so that a lost publish or a lost message
-// never leaves a step without a live task.
+// never leaves a step without a live task. `republishDispatched` does the same at once for every
+// task dispatched so far, after the task stream was lost (task-stream.ts).
 import type { Logger } from "@weft/runtime";
+import { sql } from "kysely";
 import type { JournalContext } from "./context.ts";
 import { BackgroundLoop } from "./loop.ts";
-import { redispatchStale } from "./store/steps.ts";
+import { redispatchStale, type StepWithWorkflow } from "./store/steps.ts";
 
 const BATCH = 500;
+
+async function republish(j: JournalContext, steps: StepWithWorkflow[]): Promise<void> {
+  await j.publisher.publish(
+    steps.map((step) => ({ step, workflowName: step.workflow_name })),
+    "republished",
+  );
+  j.notifier.runsChanged(steps.map((s) => s.run_id));
+}
+
+/**
+ * Republishes (dispatch + 1) every task dispatched before now that has no outcome, in batches:
+ * their messages may have been lost with the stream. A task an executor is running meanwhile runs
+ * again (at least once, as after any redelivery); its first outcome is the one recorded.
+ */
+export async function republishDispatched(j: JournalContext, logger: Logger): Promise<number> {
+  const { rows } = await sql<{ now: string }>`SELECT now()::text AS now`.execute(j.db);
+  const before = rows[0]?.now ?? new Date().toISOString();
+  let total = 0;
+  for (;;) {
+    const steps = await redispatchStale(j.db, { before }, BATCH);
+    if (steps.length > 0) await republish(j, steps);
+    total += steps.length;
+    if (steps.length < BATCH) break;
+  }
+  logger.info({ steps: total }, "republished the dispatched tasks");
+  return total;
+}
 
 export class Sweeper {
   private readonly loop: BackgroundLoop;
@@ -16,14 +45,10 @@ export class Sweeper {
     this.loop = new BackgroundLoop(
       "sweeper",
       async () => {
-        const steps = await redispatchStale(j.db, j.config.dispatchTimeoutMs, BATCH);
+        const steps = await redispatchStale(j.db, { timeoutMs: j.config.dispatchTimeoutMs }, BATCH);
         if (steps.length > 0) {
           logger.info({ steps: steps.length }, "republishing tasks past their dispatch timeout");
-          await j.publisher.publish(
-            steps.map((step) => ({ step, workflowName: step.workflow_name })),
-            "republished",
-          );
-          j.notifier.runsChanged(steps.map((s) => s.run_id));
+          await republish(j, steps);
         }
         return { nextInMs: steps.length === BATCH ? 0 : idleMs };
       },

@@ -24,6 +24,8 @@ export class TaskPublisher {
   private readonly prefix: string;
   private readonly logger: Logger;
   private readonly metrics: JournalMetrics;
+  /** Called after a publish failed (the journal checks that the task stream still exists). */
+  onFailure: (() => void) | undefined;
 
   constructor(nc: NatsConnection, prefix: string, logger: Logger, metrics: JournalMetrics) {
     this.acked = new AckedPublisher(nc);
@@ -71,7 +73,10 @@ export class TaskPublisher {
       }
     }
     this.metrics.tasksPublished.inc({ reason }, tasks.length - failed);
-    if (failed > 0) this.metrics.taskPublishFailures.inc(failed);
+    if (failed > 0) {
+      this.metrics.taskPublishFailures.inc(failed);
+      this.onFailure?.();
+    }
     return failed;
   }
 

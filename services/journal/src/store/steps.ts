@@ -293,12 +293,20 @@ export async function heartbeatSteps(db: Db, ids: readonly string[]): Promise<st
 export type StepWithWorkflow = StepRow & { workflow_name: string };
 
 /** Redispatches (dispatch + 1) task steps whose task has shown no sign of life for `timeoutMs`. */
-export async function redispatchStale(db: Db, timeoutMs: number, limit: number): Promise<StepWithWorkflow[]> {
+export async function redispatchStale(
+  db: Db,
+  olderThan: { timeoutMs: number } | { before: string },
+  limit: number,
+): Promise<StepWithWorkflow[]> {
+  const cutoff =
+    "before" in olderThan
+      ? sql`${olderThan.before}::timestamptz`
+      : sql`now() - ${olderThan.timeoutMs} * interval '1 millisecond'`;
   const { rows } = await sql<StepWithWorkflow>`
     /* sweeper */ WITH stale AS (
       SELECT id FROM steps
       WHERE status = 'running' AND kind IN ('query', 'mutation', 'action', 'on_complete')
-        AND coalesce(heartbeat_at, dispatched_at) < now() - ${timeoutMs} * interval '1 millisecond'
+        AND coalesce(heartbeat_at, dispatched_at) < ${cutoff}
       ORDER BY coalesce(heartbeat_at, dispatched_at)
       LIMIT ${limit}
       FOR UPDATE SKIP LOCKED
