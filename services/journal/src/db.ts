@@ -6,6 +6,7 @@ import { Migrator } from "kysely/migration";
 import pg from "pg";
 import { migrationProvider } from "./migrations/index.ts";
 import { databaseAttributes, recordStatementSpan } from "./telemetry.ts";
+import { journalTypes } from "./timestamps.ts";
 
 export type RunStatusText = "running" | "completed" | "failed" | "canceled";
 export type StepKindText = "query" | "mutation" | "action" | "sleep" | "event" | "child" | "on_complete" | "patch";
@@ -255,7 +256,8 @@ export function openDatabase(url: string, poolSize: number, options: DatabaseOpt
   const { onQuery, onIdleError, preparedStatements = true, pipeline = true } = options;
   const attributes = databaseAttributes(url);
   // `pipeline` (pg 8.23): statements issued before the previous one answered go out at once.
-  const pool = new pg.Pool({ connectionString: url, max: poolSize, pipeline } as pg.PoolConfig);
+  // `types`: timestamptz read by position rather than by pg's regular expressions (timestamps.ts).
+  const pool = new pg.Pool({ connectionString: url, max: poolSize, pipeline, types: journalTypes } as pg.PoolConfig);
   // A connection that Postgres dropped (a restart, a failover) is an 'error' event on the pool
   // (idle client) or on the client (checked out, between statements); unhandled, either would end
   // the process. The statement in flight fails, the pool discards the broken client, and the next
