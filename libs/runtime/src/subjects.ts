@@ -6,8 +6,11 @@ export const taskStream = (prefix: string) => `${prefix}_tasks`;
 export const shardConsumer = (prefix: string, shard: number) => `${prefix}_shard_${shard}`;
 /** Core NATS: "some run became ready". */
 export const wakeSubject = (prefix: string) => `${prefix}.wake`;
-/** Core NATS: "this run changed" (watchers re-read it). */
-export const runSubject = (prefix: string, runId: string) => `${prefix}.run.${runId}`;
+/**
+ * Core NATS: "these runs changed" (watchers re-read them). One notice per commit, its body the
+ * changed run ids separated by spaces; every journal replica listens while it serves a watch.
+ */
+export const runChangesSubject = (prefix: string) => `${prefix}.run.changes`;
 /** Core NATS: rate-limit notices shared by all executors. */
 export const rateLimitSubject = (prefix: string) => `${prefix}.ratelimit`;
 

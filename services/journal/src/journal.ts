@@ -19,7 +19,7 @@ import { heartbeatSteps } from "./heartbeat-steps.ts";
 import { leaseShards } from "./lease-shards.ts";
 import { listWorkflows } from "./list-workflows.ts";
 import { createJournalMetrics, type JournalMetrics, rpcMetricsInterceptor } from "./metrics.ts";
-import { Notifier } from "./notifier.ts";
+import { Notifier, RunWatches } from "./notifier.ts";
 import { recordResultBatch } from "./record-result-batch.ts";
 import { registerWorker } from "./register-worker.ts";
 import { resetWorkflow, retryFailed } from "./reset-workflow.ts";
@@ -111,6 +111,7 @@ export async function startJournal(config: JournalConfig, options: JournalOption
     const starts = new StartBatcher(j);
     const limits = journalLimits(config);
     const watches = new WatchCounter(limits.maxWatchesPerClient);
+    const runWatches = new RunWatches(nc, config.prefix);
     const workflowService: ServiceImpl<typeof WorkflowService> = {
       startWorkflow: (req, ctx) => startWorkflow(j, starts, req, ctx),
       startWorkflows: (req, ctx) => startWorkflows(j, starts, req, ctx),
@@ -118,7 +119,7 @@ export async function startJournal(config: JournalConfig, options: JournalOption
       listWorkflows: (req, ctx) => listWorkflows(j, req, ctx),
       cancelWorkflow: (req, ctx) => cancelWorkflow(j, req, ctx),
       sendEvent: (req, ctx) => sendEvent(j, req, ctx),
-      watchWorkflow: (req, ctx) => watchWorkflow(j, nc, req, ctx, watches),
+      watchWorkflow: (req, ctx) => watchWorkflow(j, runWatches, req, ctx, watches),
       getHistory: (req, ctx) => getHistory(j, req, ctx),
       resetWorkflow: (req, ctx) => resetWorkflow(j, req, ctx),
       retryFailed: (req, ctx) => retryFailed(j, req, ctx),

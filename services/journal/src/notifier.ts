@@ -1,7 +1,16 @@
 // Core NATS notices after a commit: `<prefix>.wake` for coordinators when runs became ready, and
-// `<prefix>.run.<id>` for watchers when a run or its steps changed. Fire-and-forget: losing one
-// only delays a claim until the coordinator's poll or a watcher's fallback read.
-import { type NatsConnection, runSubject, wakeSubject } from "@weft/runtime";
+// `<prefix>.run.changes` for watchers, one notice per commit naming every run it changed (a
+// notice per run cost nats-server and the journal a publish each, 2-4 per step, for watchers that
+// are mostly absent). Fire-and-forget: losing one only delays a claim until the coordinator's poll
+// or a watcher's fallback read. `RunWatches` is the listening side: each replica subscribes while
+// it serves a watch, and hands each notice to the watches of the runs it names.
+import type { NatsConnection, Subscription } from "@nats-io/transport-node";
+import { runChangesSubject, wakeSubject } from "@weft/runtime";
+
+/** Run ids per notice: 16,000 of 36 characters and a space, well under NATS's 1 MiB payload. */
+const IDS_PER_NOTICE = 16_000;
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
 
 export class Notifier {
   private readonly nc: NatsConnection;
@@ -17,7 +26,11 @@ export class Notifier {
   }
 
   runsChanged(runIds: Iterable<string>): void {
-    for (const id of new Set(runIds)) this.safely(() => this.nc.publish(runSubject(this.prefix, id)));
+    const ids = [...new Set(runIds)];
+    for (let i = 0; i < ids.length; i += IDS_PER_NOTICE) {
+      const body = encoder.encode(ids.slice(i, i + IDS_PER_NOTICE).join(" "));
+      this.safely(() => this.nc.publish(runChangesSubject(this.prefix), body));
+    }
   }
 
   private safely(fn: () => void): void {
@@ -26,6 +39,54 @@ export class Notifier {
       fn();
     } catch {
       // A notice is an optimisation; the durable state is in Postgres.
+    }
+  }
+}
+
+/** The watches a replica serves, by run; subscribed to the change notices while there are any. */
+export class RunWatches {
+  private readonly nc: NatsConnection;
+  private readonly prefix: string;
+  private readonly byRun = new Map<string, Set<() => void>>();
+  private sub: Subscription | undefined;
+
+  constructor(nc: NatsConnection, prefix: string) {
+    this.nc = nc;
+    this.prefix = prefix;
+  }
+
+  /** Calls `notify` on every notice naming `runId` until the returned function is called. */
+  watch(runId: string, notify: () => void): () => void {
+    let set = this.byRun.get(runId);
+    if (!set) {
+      set = new Set();
+      this.byRun.set(runId, set);
+    }
+    set.add(notify);
+    this.sub ??= this.nc.subscribe(runChangesSubject(this.prefix), {
+      callback: (_err, msg) => this.deliver(msg.data),
+    });
+    return () => {
+      const watchers = this.byRun.get(runId);
+      watchers?.delete(notify);
+      if (watchers?.size === 0) this.byRun.delete(runId);
+      if (this.byRun.size === 0 && this.sub) {
+        this.sub.unsubscribe();
+        this.sub = undefined;
+      }
+    };
+  }
+
+  /** Watched runs (for tests). */
+  get size(): number {
+    return this.byRun.size;
+  }
+
+  private deliver(data: Uint8Array): void {
+    if (this.byRun.size === 0) return;
+    for (const id of decoder.decode(data).split(" ")) {
+      const watchers = this.byRun.get(id);
+      if (watchers) for (const notify of watchers) notify();
     }
   }
 }

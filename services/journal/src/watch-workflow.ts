@@ -2,18 +2,18 @@
 // slow fallback poll, until it sends a terminal status.
 import { create, equals } from "@bufbuild/protobuf";
 import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
-import type { NatsConnection } from "@nats-io/transport-node";
 import {
   RunStatus,
   type WatchWorkflowRequest,
   type WatchWorkflowResponse,
   WatchWorkflowResponseSchema,
 } from "@weft/contracts";
-import { peerAddress, runSubject } from "@weft/runtime";
+import { peerAddress } from "@weft/runtime";
 import type { JournalContext } from "./context.ts";
 import { requireRun } from "./get-workflow.ts";
 import { runToProto, stepToProto } from "./messages.ts";
 import { principalOf } from "./namespaces.ts";
+import type { RunWatches } from "./notifier.ts";
 import { getRun } from "./store/runs.ts";
 import { stepsOfRun } from "./store/steps.ts";
 import { requireUuid } from "./validation.ts";
@@ -59,7 +59,7 @@ export class WatchCounter {
 
 export async function* watchWorkflow(
   j: JournalContext,
-  nc: NatsConnection,
+  runWatches: RunWatches,
   req: WatchWorkflowRequest,
   ctx: HandlerContext,
   watches: WatchCounter,
@@ -69,7 +69,7 @@ export async function* watchWorkflow(
   try {
     // Checked once: a run never changes namespace.
     await requireRun(j.db, principalOf(ctx), runId);
-    yield* watchRun(j, nc, runId, req.includeSteps, ctx);
+    yield* watchRun(j, runWatches, runId, req.includeSteps, ctx);
   } finally {
     release();
   }
@@ -77,7 +77,7 @@ export async function* watchWorkflow(
 
 async function* watchRun(
   j: JournalContext,
-  nc: NatsConnection,
+  runWatches: RunWatches,
   runId: string,
   includeSteps: boolean,
   ctx: HandlerContext,
@@ -88,7 +88,7 @@ async function* watchRun(
     signalled = true;
     wakeUp?.();
   };
-  const sub = nc.subscribe(runSubject(j.config.prefix, runId), { callback: notify });
+  const unwatch = runWatches.watch(runId, notify);
   ctx.signal.addEventListener("abort", notify);
   let last: WatchWorkflowResponse | undefined;
   try {
@@ -115,6 +115,6 @@ async function* watchRun(
     }
   } finally {
     ctx.signal.removeEventListener("abort", notify);
-    sub.unsubscribe();
+    unwatch();
   }
 }
