@@ -35,7 +35,9 @@ describe("notices", () => {
 
     const notices: string[][] = [];
     const sub = h.nc.subscribe(runChangesSubject(h.env.prefix), {
-      callback: (_err, msg: Msg) => notices.push(msg.string().split(" ")),
+      callback: (_err, msg: Msg) => {
+        notices.push(msg.string().split(" "));
+      },
     });
     await h.nc.flush();
     await settle(); // notices of the starts and claims pass first
