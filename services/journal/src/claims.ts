@@ -48,7 +48,7 @@ function groupByRun<S extends Pick<StepRow, "run_id">>(steps: readonly S[]): Map
  * The claims of freshly leased runs (inside the leasing transaction): the full journal on a
  * generation's first claim, else the outcomes no earlier claim delivered. `recorded`: outcomes
  * this transaction recorded as delivered already (recordResults' deliveredRuns), which the
- * journal's rows no longer show as undelivered: the claims read them by id.
+ * journal's rows no longer show as undelivered: the claims carry them as recordResults returned them.
  */
 export async function claimsOf(
   db: Db,
@@ -63,7 +63,7 @@ export async function claimsOf(
       db,
       runs.map((r) => r.id),
       full,
-      recorded.filter((s) => !fullSet.has(s.run_id)).map((s) => s.id),
+      recorded.filter((s) => s.delivered && !fullSet.has(s.run_id)),
     ),
   );
   return runs.map((run) => {

@@ -134,15 +134,16 @@ const CLAIM_STEP_COLUMNS = sql.raw(
 /**
  * What claims carry, in one statement: marks the outcomes of the runs' current generations that
  * no claim delivered yet as delivered and returns them; for `fullRunIds` (first claims) also the
- * rest of the journal (running steps and outcomes delivered before); and `deliveredIds`, steps
- * this transaction recorded as delivered already (of runs not in `fullRunIds`, which have them).
- * Only the columns replay reads come back (no args, timestamps or trace context of the step).
+ * rest of the journal (running steps and outcomes delivered before); and `recorded`, steps this
+ * transaction recorded as delivered already (of runs not in `fullRunIds`, which read them), as
+ * recordResults returned them. Only the columns replay reads come back (no args, timestamps or
+ * trace context of the step).
  */
 export async function takeUndelivered(
   db: Db,
   runIds: readonly string[],
   fullRunIds: readonly string[] = [],
-  deliveredIds: readonly string[] = [],
+  recorded: readonly ClaimStepRow[] = [],
 ): Promise<ClaimStepRow[]> {
   if (runIds.length === 0) return [];
   const { rows } = await sql<ClaimStepRow>`
@@ -157,9 +158,8 @@ export async function takeUndelivered(
     UNION ALL
     SELECT ${CLAIM_STEP_COLUMNS} FROM steps s JOIN runs r ON r.id = s.run_id AND r.generation = s.generation
     WHERE s.run_id = ANY(${[...fullRunIds]}::uuid[]) AND r.id = ANY(${[...fullRunIds]}::uuid[])
-      AND (s.status = 'running' OR s.delivered)
-    UNION ALL
-    SELECT ${CLAIM_STEP_COLUMNS} FROM steps s WHERE s.id = ANY(${[...deliveredIds]}::uuid[])`.execute(db);
+      AND (s.status = 'running' OR s.delivered)`.execute(db);
+  rows.push(...recorded);
   return rows.sort((a, b) => (a.run_id < b.run_id ? -1 : a.run_id > b.run_id ? 1 : a.seq - b.seq));
 }
 
@@ -235,7 +235,7 @@ export interface ResultToRecord {
 /**
  * One statement: applies the results whose step is running in the same generation, and returns
  * the steps it changed. The outcomes of `deliveredRuns` (runs this transaction means to claim)
- * are recorded as delivered already: their claim reads them (takeUndelivered's deliveredIds), so
+ * are recorded as delivered already: their claim carries these rows (takeUndelivered's recorded), so
  * no second row version marks them (see markUndelivered for a run the transaction did not claim after all).
  */
 export async function recordResults(
@@ -258,12 +258,12 @@ export async function recordResults(
       AS t(id, generation, status, result, error, attempt, started_at, finished_at)
     WHERE s.id = t.id AND s.id = ANY(${col((r) => r.stepId)}::uuid[])
       AND s.status = 'running' AND s.generation = t.generation
-    RETURNING s.id, s.run_id, s.kind, s.delivered`.execute(db);
+    RETURNING ${CLAIM_STEP_COLUMNS}, s.delivered`.execute(db);
   return rows;
 }
 
-/** A step recordResults changed. */
-export type RecordedStep = Pick<StepRow, "id" | "run_id" | "kind" | "delivered">;
+/** A step recordResults changed, with what a claim carries of it (its claim reads no row again). */
+export type RecordedStep = ClaimStepRow & Pick<StepRow, "delivered">;
 
 /** Outcomes recorded as delivered whose run was not claimed after all: left for the next claim. */
 export async function markUndelivered(db: Db, stepIds: readonly string[]): Promise<void> {
