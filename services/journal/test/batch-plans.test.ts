@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { batchTransaction, type Database, type Db, migrate } from "../src/db.ts";
 import { endRuns } from "../src/store/run-end.ts";
 import { claimRuns, fenceAndRelease, lockRunsOfSteps, markReadyTaking } from "../src/store/runs.ts";
-import { recordResults } from "../src/store/steps.ts";
+import { recordResults, takeUndelivered } from "../src/store/steps.ts";
 
 const FINISHED = 50_000;
 const BATCH = 500;
@@ -203,5 +203,55 @@ describe("ClaimRuns under a backlog", () => {
       ...(claim?.plan ?? "").matchAll(/Index Scan using runs_(?:ready|leased)[^\n]*actual [^\n]*rows=(\d+)/g),
     ].map((m) => Number(m[1]));
     expect(Math.max(...scanned)).toBeLessThanOrEqual(10);
+  });
+});
+
+describe("claims on a young table without statistics", () => {
+  it("find undelivered outcomes by index in batchTransaction, not by scanning steps", async () => {
+    // A fresh deployment's first burst: steps has grown, but autovacuum has not analyzed it yet, so
+    // Postgres estimates `run_id = ANY($ids)` at its default selectivity (most of the table).
+    const young = await createTestDatabase("journal young stats");
+    const youngPool = new pg.Pool({ connectionString: young.url, max: 1 });
+    youngPool.on("error", () => {});
+    const youngPlans: string[] = [];
+    youngPool.on("connect", (client) =>
+      client.on("notice", (n) => {
+        if (n.message?.includes("Query Text:")) youngPlans.push(n.message);
+      }),
+    );
+    const ydb = new Kysely<Database>({ dialect: new PostgresDialect({ pool: youngPool }) });
+    try {
+      await migrate(ydb);
+      await sql`ALTER TABLE steps SET (autovacuum_enabled = false)`.execute(ydb);
+      await sql`ALTER TABLE runs SET (autovacuum_enabled = false)`.execute(ydb);
+      await sql`
+        INSERT INTO runs (id, workflow_name, status, shard, ready, claims)
+        SELECT md5('young' || i)::uuid, 'pipeline', 'running', i % 16, false, 2
+        FROM generate_series(1, 20000) AS i`.execute(ydb);
+      await sql`
+        INSERT INTO steps (id, run_id, generation, seq, name, kind, status, shard, completion_order, delivered)
+        SELECT md5('youngstep' || i || '.' || s)::uuid, md5('young' || i)::uuid, 1, s, 'extract', 'action',
+               'completed', i % 16, nextval('completion_order_seq'), s < 3
+        FROM generate_series(1, 20000) AS i, generate_series(1, 3) AS s`.execute(ydb);
+      await sql.raw("LOAD 'auto_explain'").execute(ydb);
+      await sql.raw("SET auto_explain.log_min_duration = 0").execute(ydb);
+      await sql.raw("SET auto_explain.log_level = notice").execute(ydb);
+      const runIds = (
+        await sql<{ id: string }>`SELECT md5('young' || i)::uuid::text AS id FROM generate_series(1, 256) AS i`.execute(
+          ydb,
+        )
+      ).rows.map((r) => r.id);
+      youngPlans.length = 0;
+      const taken = await batchTransaction(ydb, (trx) => takeUndelivered(trx, runIds, runIds.slice(0, 16)));
+      // Every run's third outcome was undelivered; the 16 full claims also carry their first two.
+      expect(taken).toHaveLength(256 + 16 * 2);
+      const [claim] = youngPlans.filter((plan) => plan.includes("WITH taken AS"));
+      report(`young table, claim:\n${claim?.replace(/'\{[^}]*\}'/g, "'{…}'")}\n`);
+      expect(claim).toBeDefined();
+      expect(claim).not.toMatch(/Seq Scan on steps/);
+    } finally {
+      await ydb.destroy();
+      await young.drop();
+    }
   });
 });
