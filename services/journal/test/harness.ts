@@ -6,7 +6,7 @@ import { type Client, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { jetstream } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { JournalService, type StepTask, StepTaskSchema, WorkflowService } from "@weft/contracts";
+import { JournalService, StepKind, type StepTask, StepTaskSchema, WorkflowService } from "@weft/contracts";
 import { createLogger, shardConsumer, taskStream } from "@weft/runtime";
 import { createTestEnvironment, type TestEnvironment } from "@weft/testkit";
 import pg from "pg";
@@ -139,4 +139,22 @@ export async function claimRun(h: Harness, runId: string, owner = "coordinator-1
     const res = await h.internal.claimRuns({ owner, maxRuns: 100, leaseMs });
     return res.runs.find((r) => r.run?.id === runId);
   });
+}
+
+/**
+ * Starts a `pipeline` run and commits its first turn with one ACTION step named `name`: a
+ * dispatched task. Returns the run and step ids.
+ */
+export async function dispatchOne(h: Harness, name: string): Promise<{ runId: string; stepId: string }> {
+  const { run } = await h.workflows.startWorkflow({ workflowName: "pipeline" });
+  const runId = run?.id ?? "";
+  const claimed = await claimRun(h, runId);
+  await h.internal.commitTurns({
+    owner: "coordinator-1",
+    turns: [
+      { runId, leaseToken: claimed.leaseToken, generation: 1, newSteps: [{ seq: 1, name, kind: StepKind.ACTION }] },
+    ],
+  });
+  const [row] = await h.query<{ id: string }>("SELECT id FROM steps WHERE run_id = $1", [runId]);
+  return { runId, stepId: row?.id ?? "" };
 }

@@ -1,9 +1,8 @@
 // Recovery paths: the sweeper republishes a task that produced nothing within the dispatch
 // timeout, and shard leases balance across executors and move away from a dead one.
 import { Code } from "@connectrpc/connect";
-import { StepKind } from "@weft/contracts";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { claimRun, eventually, expectConnectError, type Harness, startHarness, takeAllTasks } from "./harness.ts";
+import { dispatchOne, eventually, expectConnectError, type Harness, startHarness, takeAllTasks } from "./harness.ts";
 
 let h: Harness;
 beforeAll(async () => {
@@ -16,20 +15,7 @@ afterAll(async () => {
 
 describe("sweeper", () => {
   test("republishes a step whose task was lost, with the next dispatch number", async () => {
-    const { run } = await h.workflows.startWorkflow({ workflowName: "pipeline" });
-    const runId = run?.id ?? "";
-    const claimed = await claimRun(h, runId);
-    await h.internal.commitTurns({
-      owner: "coordinator-1",
-      turns: [
-        {
-          runId,
-          leaseToken: claimed.leaseToken,
-          generation: 1,
-          newSteps: [{ seq: 1, name: "lost", kind: StepKind.ACTION }],
-        },
-      ],
-    });
+    const { runId } = await dispatchOne(h, "lost");
     const first = await takeAllTasks(h, 1);
     expect(first.map((t) => t.task.dispatch)).toEqual([1]); // taken and acked without a result: "lost"
     const again = await takeAllTasks(h, 1, 5000);

@@ -6,12 +6,12 @@
 import { fromBinary } from "@bufbuild/protobuf";
 import { jetstream, jetstreamManager, StorageType } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { StepKind, type StepTask, StepTaskSchema } from "@weft/contracts";
+import { type StepTask, StepTaskSchema } from "@weft/contracts";
 import { createLogger, shardConsumer, taskStream } from "@weft/runtime";
 import { startNatsServer } from "@weft/testkit";
 import { afterEach, describe, expect, test } from "vitest";
 import { startJournal } from "../src/index.ts";
-import { claimRun, eventually, type Harness, startHarness, takeAllTasks } from "./harness.ts";
+import { dispatchOne, eventually, type Harness, startHarness, takeAllTasks } from "./harness.ts";
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -23,21 +23,6 @@ async function harness(name: string, overrides: Parameters<typeof startHarness>[
   cleanups.push(() => h.close());
   await h.internal.registerWorker({ workerId: "worker-1", workflows: [{ name: "pipeline" }] });
   return h;
-}
-
-/** Starts a run and commits its first turn with one ACTION step: a dispatched task. Returns the step id. */
-async function dispatchOne(h: Harness, name: string): Promise<string> {
-  const { run } = await h.workflows.startWorkflow({ workflowName: "pipeline" });
-  const runId = run?.id ?? "";
-  const claimed = await claimRun(h, runId);
-  await h.internal.commitTurns({
-    owner: "coordinator-1",
-    turns: [
-      { runId, leaseToken: claimed.leaseToken, generation: 1, newSteps: [{ seq: 1, name, kind: StepKind.ACTION }] },
-    ],
-  });
-  const [row] = await h.query<{ id: string }>("SELECT id FROM steps WHERE run_id = $1", [runId]);
-  return row?.id ?? "";
 }
 
 const dispatches = async (h: Harness, ids: string[]) =>
@@ -58,12 +43,12 @@ describe("storage", () => {
 describe("a lost task stream", () => {
   test("deleted under a running journal: the next publish fails, the stream is re-created, every dispatched task republished", async () => {
     const h = await harness("task stream deleted");
-    const first = await dispatchOne(h, "before the loss");
+    const { stepId: first } = await dispatchOne(h, "before the loss");
     const jsm = await jetstreamManager(h.nc);
     expect((await jsm.streams.info(taskStream(h.env.prefix))).state.messages).toBe(1);
     await jsm.streams.delete(taskStream(h.env.prefix)); // the message of `first` is gone with it
 
-    const second = await dispatchOne(h, "during the loss"); // its publish: no responders
+    const { stepId: second } = await dispatchOne(h, "during the loss"); // its publish: no responders
     await eventually(async () => (await jsm.streams.info(taskStream(h.env.prefix)).catch(() => undefined)) ?? false);
     const tasks = await takeAllTasks(h, 2, 10_000);
     expect(tasks.map((t) => [t.task.stepId, t.task.dispatch]).sort()).toEqual(
@@ -87,7 +72,7 @@ describe("a lost task stream", () => {
 
   test("lost while the journal was down: the journal that re-creates it at start republishes", async () => {
     const h = await harness("task stream lost while down");
-    const first = await dispatchOne(h, "before the restart");
+    const { stepId: first } = await dispatchOne(h, "before the restart");
     await h.journal.stop();
     const jsm = await jetstreamManager(h.nc);
     await jsm.streams.delete(taskStream(h.env.prefix));
@@ -103,7 +88,7 @@ describe("a lost task stream", () => {
     let server = nats;
     cleanups.push(() => server.stop());
     const h = await harness("task stream nats restart", { natsUrl: nats.url });
-    const first = await dispatchOne(h, "before the restart");
+    const { stepId: first } = await dispatchOne(h, "before the restart");
 
     let reader: NatsConnection | undefined;
     cleanups.push(async () => {
