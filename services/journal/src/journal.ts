@@ -85,6 +85,7 @@ export async function startJournal(config: JournalConfig, options: JournalOption
       storage: config.taskStorage,
       logger,
       onRecreated: async () => {
+        metrics.taskStreamRecreations.inc();
         await republishDispatched(j, logger);
       },
     });

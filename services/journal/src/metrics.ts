@@ -17,6 +17,7 @@ export interface JournalMetrics {
   results: Counter<"status">;
   tasksPublished: Counter<"reason">;
   taskPublishFailures: Counter;
+  taskStreamRecreations: Counter;
   timersFired: Counter<"kind">;
   runsStarted: Counter<"kind">;
   runsEnded: Counter<"status">;
@@ -77,6 +78,11 @@ export function createJournalMetrics(db?: Db): JournalMetrics {
     taskPublishFailures: new Counter({
       name: "weft_journal_task_publish_failures_total",
       help: "task publishes that failed (the sweeper republishes them)",
+      registers,
+    }),
+    taskStreamRecreations: new Counter({
+      name: "weft_journal_task_stream_recreations_total",
+      help: "times this journal re-created a lost task stream and republished the dispatched tasks",
       registers,
     }),
     timersFired: new Counter({

@@ -68,6 +68,10 @@ describe("a lost task stream", () => {
     const info = await jsm.streams.info(taskStream(h.env.prefix));
     expect(info.state.consumer_count).toBe(h.config.shards);
     expect(await takeAllTasks(h, 1, 300)).toEqual([]);
+    const recreations = await h.journal.metrics.registry.getSingleMetricAsString(
+      "weft_journal_task_stream_recreations_total",
+    );
+    expect(recreations).toMatch(/weft_journal_task_stream_recreations_total\S* 1$/m);
   });
 
   test("lost while the journal was down: the journal that re-creates it at start republishes", async () => {
