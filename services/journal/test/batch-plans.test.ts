@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { batchTransaction, type Database, type Db, migrate } from "../src/db.ts";
 import { endRuns } from "../src/store/run-end.ts";
 import { claimRuns, fenceAndRelease, lockRunsOfSteps, markReadyTaking } from "../src/store/runs.ts";
-import { recordResults, takeUndelivered } from "../src/store/steps.ts";
+import { currentSteps, recordResults, takeUndelivered } from "../src/store/steps.ts";
 
 const FINISHED = 50_000;
 const BATCH = 500;
@@ -207,7 +207,7 @@ describe("ClaimRuns under a backlog", () => {
 });
 
 describe("claims on a young table without statistics", () => {
-  it("find undelivered outcomes by index in batchTransaction, not by scanning steps", async () => {
+  it("find journals and undelivered outcomes by index in batchTransaction, not by scanning steps", async () => {
     // A fresh deployment's first burst: steps has grown, but autovacuum has not analyzed it yet, so
     // Postgres estimates `run_id = ANY($ids)` at its default selectivity (most of the table).
     const young = await createTestDatabase("journal young stats");
@@ -242,6 +242,12 @@ describe("claims on a young table without statistics", () => {
         )
       ).rows.map((r) => r.id);
       youngPlans.length = 0;
+      const read = await batchTransaction(ydb, (trx) => currentSteps(trx, runIds));
+      expect(read).toHaveLength(256 * 3);
+      const [journals] = youngPlans.filter((plan) => plan.includes("SELECT s.* FROM steps s"));
+      report(`young table, ReadJournals:\n${journals?.replace(/'\{[^}]*\}'/g, "'{…}'")}\n`);
+      expect(journals).toBeDefined();
+      expect(journals).not.toMatch(/Seq Scan on steps/);
       const taken = await batchTransaction(ydb, (trx) => takeUndelivered(trx, runIds, runIds.slice(0, 16)));
       // Every run's third outcome was undelivered; the 16 full claims also carry their first two.
       expect(taken).toHaveLength(256 + 16 * 2);
