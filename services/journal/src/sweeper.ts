@@ -24,8 +24,10 @@ async function republish(j: JournalContext, steps: StepWithWorkflow[]): Promise<
  * again (at least once, as after any redelivery); its first outcome is the one recorded.
  */
 export async function republishDispatched(j: JournalContext, logger: Logger): Promise<number> {
+  // The cutoff is Postgres's clock, the one dispatched_at is written with (to the microsecond).
   const { rows } = await sql<{ now: string }>`SELECT now()::text AS now`.execute(j.db);
-  const before = rows[0]?.now ?? new Date().toISOString();
+  const before = rows[0]?.now;
+  if (before === undefined) throw new Error("SELECT now() returned no row");
   let total = 0;
   for (;;) {
     const steps = await redispatchStale(j.db, { before }, BATCH);
