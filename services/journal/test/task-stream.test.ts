@@ -102,10 +102,11 @@ describe("a lost task stream", () => {
     server = await startNatsServer({ port: nats.port });
     reader = await connect({ servers: nats.url });
     const jsm = await jetstreamManager(reader);
-    await eventually(
-      async () => (await jsm.streams.info(taskStream(h.env.prefix)).catch(() => undefined)) ?? false,
-      10_000,
-    );
+    // The stream comes back first, its shard consumers just after: wait for all of them.
+    await eventually(async () => {
+      const info = await jsm.streams.info(taskStream(h.env.prefix)).catch(() => undefined);
+      return info !== undefined && info.state.consumer_count === h.config.shards;
+    }, 10_000);
 
     const js = jetstream(reader);
     const got: StepTask[] = await eventually(async () => {
