@@ -206,7 +206,8 @@ async function runPhase(stack: Stack, db: pg.Pool, phase: Phase) {
       // Read to the stream's end (the journal ends it after the final status): breaking out
       // would reset a stream per run, and HTTP/2 servers close connections that reset streams
       // faster than 33/s after a burst of 1,000 (GOAWAY).
-      for await (const update of client.watchWorkflow({ runId: id })) void update;
+      // Only the final state, as the SDK's result() asks for it.
+      for await (const update of client.watchWorkflow({ runId: id, finalOnly: true })) void update;
     }
   };
   const submitting = phase.inFlight

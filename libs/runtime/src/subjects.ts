@@ -11,6 +11,11 @@ export const wakeSubject = (prefix: string) => `${prefix}.wake`;
  * changed run ids separated by spaces; every journal replica listens while it serves a watch.
  */
 export const runChangesSubject = (prefix: string) => `${prefix}.run.changes`;
+/**
+ * Core NATS: "these runs ended" (completed, failed or canceled), for watches of the final state
+ * only. The same body as the change notice; the runs are named in the change notice too.
+ */
+export const runEndsSubject = (prefix: string) => `${prefix}.run.ends`;
 /** Core NATS: rate-limit notices shared by all executors. */
 export const rateLimitSubject = (prefix: string) => `${prefix}.ratelimit`;
 

@@ -35,6 +35,7 @@ export async function cancelWorkflow(
       tasks: outcome.hookTasks.map((step) => ({ step, workflowName: step.workflow_name })),
       wake: outcome.readyRuns.length > 0,
       changedRuns: [...outcome.ended.map((r) => r.id), ...outcome.readyRuns],
+      endedRuns: outcome.ended.map((r) => r.id),
     });
   }
   const run = await getRun(j.db, runId);

@@ -9,12 +9,15 @@ export interface CommitEffects {
   /** Some run became ready (or a new run was created). */
   wake: boolean;
   changedRuns: Iterable<string>;
+  /** Runs that reached a final status (name them in `changedRuns` too). */
+  endedRuns?: Iterable<string>;
   earliestTimer?: Date | null;
 }
 
 export function applyCommitEffects(j: JournalContext, effects: CommitEffects): void {
   if (effects.wake) j.notifier.wake();
   j.notifier.runsChanged(effects.changedRuns);
+  if (effects.endedRuns) j.notifier.runsEnded(effects.endedRuns);
   if (effects.earliestTimer) j.rearmTimers(effects.earliestTimer);
   j.publisher.dispatch(effects.tasks);
 }

@@ -276,6 +276,7 @@ export async function commitTurns(j: JournalContext, req: CommitTurnsRequest): P
       ...ended.ended.map((r) => r.id),
       ...ended.readyRuns,
     ],
+    endedRuns: endedIds,
     earliestTimer,
   });
 

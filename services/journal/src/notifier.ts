@@ -1,11 +1,13 @@
-// Core NATS notices after a commit: `<prefix>.wake` for coordinators when runs became ready, and
+// Core NATS notices after a commit: `<prefix>.wake` for coordinators when runs became ready,
 // `<prefix>.run.changes` for watchers, one notice per commit naming every run it changed (a
 // notice per run cost nats-server and the journal a publish each, 2-4 per step, for watchers that
-// are mostly absent). Fire-and-forget: losing one only delays a claim until the coordinator's poll
-// or a watcher's fallback read. `RunWatches` is the listening side: each replica subscribes while
-// it serves a watch, and hands each notice to the watches of the runs it names.
+// are mostly absent), and `<prefix>.run.ends` naming the runs the commit ended, for watches of the
+// final state only (a caller awaiting a result), which need no read of the run per change.
+// Fire-and-forget: losing one only delays a claim until the coordinator's poll or a watcher's
+// fallback read. `RunWatches` is the listening side: each replica subscribes to a subject while it
+// serves a watch that needs it, and hands each notice to the watches of the runs it names.
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
-import { runChangesSubject, wakeSubject } from "@weft/runtime";
+import { runChangesSubject, runEndsSubject, wakeSubject } from "@weft/runtime";
 
 /** Run ids per notice: 16,000 of 36 characters and a space, well under NATS's 1 MiB payload. */
 const IDS_PER_NOTICE = 16_000;
@@ -26,10 +28,19 @@ export class Notifier {
   }
 
   runsChanged(runIds: Iterable<string>): void {
+    this.publishIds(runChangesSubject(this.prefix), runIds);
+  }
+
+  /** Runs that reached a final status (also named by `runsChanged` of the same commit). */
+  runsEnded(runIds: Iterable<string>): void {
+    this.publishIds(runEndsSubject(this.prefix), runIds);
+  }
+
+  private publishIds(subject: string, runIds: Iterable<string>): void {
     const ids = [...new Set(runIds)];
     for (let i = 0; i < ids.length; i += IDS_PER_NOTICE) {
       const body = encoder.encode(ids.slice(i, i + IDS_PER_NOTICE).join(" "));
-      this.safely(() => this.nc.publish(runChangesSubject(this.prefix), body));
+      this.safely(() => this.nc.publish(subject, body));
     }
   }
 
@@ -43,29 +54,26 @@ export class Notifier {
   }
 }
 
-/** The watches a replica serves, by run; subscribed to the change notices while there are any. */
-export class RunWatches {
+/** Watches of every change of their runs, or of their final state only. */
+class NoticeListeners {
   private readonly nc: NatsConnection;
-  private readonly prefix: string;
+  private readonly subject: string;
   private readonly byRun = new Map<string, Set<() => void>>();
   private sub: Subscription | undefined;
 
-  constructor(nc: NatsConnection, prefix: string) {
+  constructor(nc: NatsConnection, subject: string) {
     this.nc = nc;
-    this.prefix = prefix;
+    this.subject = subject;
   }
 
-  /** Calls `notify` on every notice naming `runId` until the returned function is called. */
-  watch(runId: string, notify: () => void): () => void {
+  add(runId: string, notify: () => void): () => void {
     let set = this.byRun.get(runId);
     if (!set) {
       set = new Set();
       this.byRun.set(runId, set);
     }
     set.add(notify);
-    this.sub ??= this.nc.subscribe(runChangesSubject(this.prefix), {
-      callback: (_err, msg) => this.deliver(msg.data),
-    });
+    this.sub ??= this.nc.subscribe(this.subject, { callback: (_err, msg) => this.deliver(msg.data) });
     return () => {
       const watchers = this.byRun.get(runId);
       watchers?.delete(notify);
@@ -77,9 +85,12 @@ export class RunWatches {
     };
   }
 
-  /** Watched runs (for tests). */
   get size(): number {
     return this.byRun.size;
+  }
+
+  get subscribed(): boolean {
+    return this.sub !== undefined;
   }
 
   private deliver(data: Uint8Array): void {
@@ -88,5 +99,37 @@ export class RunWatches {
       const watchers = this.byRun.get(id);
       if (watchers) for (const notify of watchers) notify();
     }
+  }
+}
+
+/**
+ * The watches a replica serves, by run: subscribed to the change notices while it serves a watch
+ * of every change, and to the end notices while it serves a watch of a final state.
+ */
+export class RunWatches {
+  private readonly changes: NoticeListeners;
+  private readonly ends: NoticeListeners;
+
+  constructor(nc: NatsConnection, prefix: string) {
+    this.changes = new NoticeListeners(nc, runChangesSubject(prefix));
+    this.ends = new NoticeListeners(nc, runEndsSubject(prefix));
+  }
+
+  /**
+   * Calls `notify` on every notice naming `runId` (with `finalOnly`, every notice that it ended)
+   * until the returned function is called.
+   */
+  watch(runId: string, notify: () => void, finalOnly = false): () => void {
+    return (finalOnly ? this.ends : this.changes).add(runId, notify);
+  }
+
+  /** Watched runs (for tests). */
+  get size(): number {
+    return this.changes.size + this.ends.size;
+  }
+
+  /** Which notice subjects this replica listens to (for tests). */
+  get subscriptions(): { changes: boolean; ends: boolean } {
+    return { changes: this.changes.subscribed, ends: this.ends.subscribed };
   }
 }

@@ -170,6 +170,7 @@ function applyResetEffects(j: JournalContext, outcome: ResetOutcome): void {
       ...outcome.children.ended.map((r) => r.id),
       ...outcome.children.readyRuns,
     ],
+    endedRuns: outcome.children.ended.map((r) => r.id),
     earliestTimer: outcome.earliestTimer,
   });
 }

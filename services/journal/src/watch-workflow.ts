@@ -1,13 +1,9 @@
 // WatchWorkflow: streams the run (and its steps) whenever it changes, woken by run notices with a
-// slow fallback poll, until it sends a terminal status.
+// slow fallback poll, until it sends a terminal status. A watch of the final state only
+// (`final_only`) is woken by the notices of ended runs alone, and sends that one message.
 import { create, equals } from "@bufbuild/protobuf";
 import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
-import {
-  RunStatus,
-  type WatchWorkflowRequest,
-  type WatchWorkflowResponse,
-  WatchWorkflowResponseSchema,
-} from "@weft/contracts";
+import { type WatchWorkflowRequest, type WatchWorkflowResponse, WatchWorkflowResponseSchema } from "@weft/contracts";
 import { peerAddress } from "@weft/runtime";
 import type { JournalContext } from "./context.ts";
 import { requireRun } from "./get-workflow.ts";
@@ -69,7 +65,7 @@ export async function* watchWorkflow(
   try {
     // Checked once: a run never changes namespace.
     await requireRun(j.db, principalOf(ctx), runId);
-    yield* watchRun(j, runWatches, runId, req.includeSteps, ctx);
+    yield* watchRun(j, runWatches, runId, req.includeSteps, req.finalOnly, ctx);
   } finally {
     release();
   }
@@ -80,6 +76,7 @@ async function* watchRun(
   runWatches: RunWatches,
   runId: string,
   includeSteps: boolean,
+  finalOnly: boolean,
   ctx: HandlerContext,
 ): AsyncGenerator<WatchWorkflowResponse> {
   let signalled = true;
@@ -88,7 +85,7 @@ async function* watchRun(
     signalled = true;
     wakeUp?.();
   };
-  const unwatch = runWatches.watch(runId, notify);
+  const unwatch = runWatches.watch(runId, notify, finalOnly);
   ctx.signal.addEventListener("abort", notify);
   let last: WatchWorkflowResponse | undefined;
   try {
@@ -96,13 +93,16 @@ async function* watchRun(
       signalled = false;
       const run = await getRun(j.db, runId);
       if (!run) return;
-      const steps = includeSteps ? await stepsOfRun(j.db, runId) : [];
-      const message = create(WatchWorkflowResponseSchema, { run: runToProto(run), steps: steps.map(stepToProto) });
-      if (!last || !equals(WatchWorkflowResponseSchema, last, message)) {
-        last = message;
-        yield message;
+      const running = run.status === "running";
+      if (!(finalOnly && running)) {
+        const steps = includeSteps ? await stepsOfRun(j.db, runId) : [];
+        const message = create(WatchWorkflowResponseSchema, { run: runToProto(run), steps: steps.map(stepToProto) });
+        if (!last || !equals(WatchWorkflowResponseSchema, last, message)) {
+          last = message;
+          yield message;
+        }
       }
-      if (message.run?.status !== RunStatus.RUNNING) return;
+      if (!running) return;
       if (signalled) continue;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, FALLBACK_POLL_MS);

@@ -1,12 +1,13 @@
 // Run change notices: a commit publishes one notice naming every run it changed (not one per run),
-// and a replica's RunWatches hands a notice to the watches of the runs it names only, listening
-// only while it has watches.
+// and one naming the runs it ended; a replica's RunWatches hands a notice to the watches of the
+// runs it names only, listening to each subject only while it has watches that need it. A watch of
+// the final state only sends one message, the ended run.
 import type { Msg } from "@nats-io/transport-node";
-import { StepKind } from "@weft/contracts";
-import { runChangesSubject } from "@weft/runtime";
+import { encodePayload, RunStatus, StepKind, type WatchWorkflowResponse } from "@weft/contracts";
+import { runChangesSubject, runEndsSubject } from "@weft/runtime";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { RunWatches } from "../src/notifier.ts";
-import { eventually, type Harness, startHarness } from "./harness.ts";
+import { claimRun, eventually, type Harness, startHarness } from "./harness.ts";
 
 let h: Harness;
 beforeAll(async () => {
@@ -93,5 +94,125 @@ describe("RunWatches", () => {
     await eventually(async () => woken.length === 5);
     expect(woken[4]).toBe("c");
     unwatchC();
+  });
+});
+
+/** Collects the ids of every notice on `subject` until the returned function is called. */
+function listen(subject: string): { ids: string[]; stop: () => void } {
+  const ids: string[] = [];
+  const sub = h.nc.subscribe(subject, {
+    callback: (_err, msg: Msg) => {
+      ids.push(...msg.string().split(" "));
+    },
+  });
+  return { ids, stop: () => sub.unsubscribe() };
+}
+
+/** Reads a watch to its end in the background; `messages` fills as they come. */
+function readWatch(stream: AsyncIterable<WatchWorkflowResponse>) {
+  const messages: WatchWorkflowResponse[] = [];
+  const done = (async () => {
+    for await (const m of stream) messages.push(m);
+  })();
+  return { messages, done };
+}
+
+describe("watches of the final state only", () => {
+  test("send nothing while the run runs, then the ended run once; the commit that ends it names it", async () => {
+    const { run } = await h.workflows.startWorkflow({ workflowName: "pipeline" });
+    const runId = run?.id ?? "";
+    const full = readWatch(h.workflows.watchWorkflow({ runId }));
+    const final = readWatch(h.workflows.watchWorkflow({ runId, finalOnly: true }));
+    const ends = listen(runEndsSubject(h.env.prefix));
+    await h.nc.flush();
+
+    // A turn that changes the run but does not end it.
+    let claim = await claimRun(h, runId);
+    await h.internal.commitTurns({
+      owner: "coordinator-1",
+      turns: [
+        {
+          runId,
+          leaseToken: claim.leaseToken,
+          generation: 1,
+          newSteps: [{ seq: 1, name: "fetch", kind: StepKind.ACTION }],
+        },
+      ],
+    });
+    const [step] = await h.query<{ id: string }>("SELECT id FROM steps WHERE run_id = $1", [runId]);
+    await h.internal.recordResultBatch({
+      executorId: "executor-1",
+      results: [
+        {
+          stepId: step?.id ?? "",
+          runId,
+          generation: 1,
+          attempt: 1,
+          outcome: { case: "result", value: encodePayload(1) },
+        },
+      ],
+    });
+    await eventually(async () => full.messages.length >= 2);
+    await settle();
+    expect(final.messages).toEqual([]);
+    expect(ends.ids).toEqual([]);
+
+    claim = await claimRun(h, runId);
+    await h.internal.commitTurns({
+      owner: "coordinator-1",
+      turns: [
+        {
+          runId,
+          leaseToken: claim.leaseToken,
+          generation: 1,
+          completion: { outcome: { case: "result", value: encodePayload("done") } },
+        },
+      ],
+    });
+    await final.done;
+    await full.done;
+    ends.stop();
+    expect(final.messages.map((m) => m.run?.status)).toEqual([RunStatus.COMPLETED]);
+    expect(full.messages.at(-1)?.run?.status).toBe(RunStatus.COMPLETED);
+    expect(ends.ids).toEqual([runId]);
+  });
+
+  test("of an ended run: the one message at once", async () => {
+    const { run } = await h.workflows.startWorkflow({ workflowName: "pipeline" });
+    const runId = run?.id ?? "";
+    await h.workflows.cancelWorkflow({ runId, reason: "not needed" });
+    const final = readWatch(h.workflows.watchWorkflow({ runId, finalOnly: true }));
+    await final.done;
+    expect(final.messages.map((m) => m.run?.status)).toEqual([RunStatus.CANCELED]);
+  });
+
+  test("a cancel names the run it ended", async () => {
+    const { run } = await h.workflows.startWorkflow({ workflowName: "pipeline" });
+    const runId = run?.id ?? "";
+    const final = readWatch(h.workflows.watchWorkflow({ runId, finalOnly: true }));
+    const ends = listen(runEndsSubject(h.env.prefix));
+    await h.nc.flush();
+    await h.workflows.cancelWorkflow({ runId, reason: "not needed" });
+    await final.done;
+    await eventually(async () => ends.ids.length > 0);
+    ends.stop();
+    expect(ends.ids).toEqual([runId]);
+    expect(final.messages.map((m) => m.run?.status)).toEqual([RunStatus.CANCELED]);
+  });
+
+  test("RunWatches listens to the end notices alone for them", async () => {
+    const watches = new RunWatches(h.nc, h.env.prefix);
+    const a = "0193a000-0000-7000-8000-0000000000aa";
+    const woken: string[] = [];
+    const unwatch = watches.watch(a, () => woken.push("a"), true);
+    expect(watches.subscriptions).toEqual({ changes: false, ends: true });
+    await h.nc.flush();
+    h.nc.publish(runChangesSubject(h.env.prefix), a);
+    await settle();
+    expect(woken).toEqual([]);
+    h.nc.publish(runEndsSubject(h.env.prefix), a);
+    await eventually(async () => woken.length === 1);
+    unwatch();
+    expect(watches.subscriptions).toEqual({ changes: false, ends: false });
   });
 });

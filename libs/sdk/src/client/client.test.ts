@@ -171,7 +171,9 @@ describe("client", () => {
   it("result() reconnects when the watch stream breaks and resolves the decoded result", async () => {
     let connections = 0;
     const client = clientWith({
-      async *watchWorkflow() {
+      async *watchWorkflow(req) {
+        // Only the final state: the journal reads the run when it ends, not per change.
+        expect(req.finalOnly).toBe(true);
         connections++;
         if (connections === 1) {
           yield { run: protoRun(RunStatus.RUNNING) };
@@ -224,6 +226,7 @@ describe("client", () => {
     const client = clientWith({
       async *watchWorkflow(req) {
         expect(req.includeSteps).toBe(true);
+        expect(req.finalOnly).toBe(false);
         yield {
           run: protoRun(RunStatus.RUNNING),
           steps: [create(StepSchema, { seq: 1, name: "extract", kind: StepKind.ACTION })],

@@ -106,6 +106,11 @@ export type WatchedRun = RunSnapshot & { steps?: StepSnapshot[] };
 
 export interface WatchOptions {
   includeSteps?: boolean;
+  /**
+   * Only the final state: the watch yields once, when the run has ended. The journal then reads
+   * the run only when it ends, not on every change (what `result()` uses).
+   */
+  finalOnly?: boolean;
   signal?: AbortSignal;
 }
 
@@ -220,13 +225,13 @@ export function createWeftClient(options: WeftClientOptions): WeftClient {
   }
 
   async function* watch(runId: string, opts: WatchOptions = {}): AsyncGenerator<WatchedRun> {
-    const { signal, includeSteps = false } = opts;
+    const { signal, includeSteps = false, finalOnly = false } = opts;
     let failures = 0;
     for (;;) {
       try {
         const cancel = new AbortController();
         const callSignal = signal ? AbortSignal.any([signal, cancel.signal]) : cancel.signal;
-        const stream = rpc.watchWorkflow({ runId, includeSteps }, call(callSignal))[Symbol.asyncIterator]();
+        const stream = rpc.watchWorkflow({ runId, includeSteps, finalOnly }, call(callSignal))[Symbol.asyncIterator]();
         for (let next = await stream.next(); !next.done; next = await stream.next()) {
           failures = 0;
           const msg = next.value;
@@ -338,7 +343,7 @@ export function createWeftClient(options: WeftClientOptions): WeftClient {
     },
 
     async result<R>(runId: string, opts: { signal?: AbortSignal } = {}): Promise<R> {
-      for await (const run of watch(runId, opts.signal ? { signal: opts.signal } : {})) {
+      for await (const run of watch(runId, { finalOnly: true, ...(opts.signal ? { signal: opts.signal } : {}) })) {
         if (run.status === "completed") return run.result as R;
         if (run.status === "failed") {
           throw new WorkflowFailedError(runId, run.error ?? { name: "Error", message: "failed without an error" });

@@ -327,6 +327,15 @@ export declare type WatchWorkflowRequest = Message<"weft.v1.WatchWorkflowRequest
    * @generated from field: bool include_steps = 2;
    */
   includeSteps: boolean;
+
+  /**
+   * Only the run's final state: the stream sends one message, once the run has ended (at once if
+   * it already has), and closes. What a caller waiting for a result needs; the journal does not
+   * read the run again for each change on the way.
+   *
+   * @generated from field: bool final_only = 3;
+   */
+  finalOnly: boolean;
 };
 
 /**
