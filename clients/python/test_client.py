@@ -49,6 +49,8 @@ class ClientTest(unittest.TestCase):
         self.assertEqual(updates[-1].status, "completed")
         self.assertEqual(updates[-1].result, "#3: 3 words, 6 letters")
         self.assertEqual(self.weft.result(run.id, timeout=30), "#3: 3 words, 6 letters")
+        # Only the final state: one message.
+        self.assertEqual([u.status for u in self.weft.watch(run.id, final_only=True)], ["completed"])
 
         full, events = self.weft.history(run.id)
         self.assertEqual([s.name for s in full.steps], ["extract", "analyzeA", "analyzeB", "summarize"])

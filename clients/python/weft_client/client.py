@@ -190,10 +190,16 @@ class WeftClient:
     def get(self, run_id: str) -> Run:
         return Run.from_proto(self._unary(self.stub.GetWorkflow, pb.GetWorkflowRequest(run_id=run_id)).run)
 
-    def watch(self, run_id: str, include_steps: bool = False, timeout: Optional[float] = None) -> Iterator[Run]:
-        """The run on every change until it ends (a server stream; the last one has a final status)."""
+    def watch(
+        self, run_id: str, include_steps: bool = False, timeout: Optional[float] = None, final_only: bool = False
+    ) -> Iterator[Run]:
+        """The run on every change until it ends (a server stream; the last one has a final status).
+
+        With final_only, only the ended run: the journal reads the run when it ends, not per change."""
         stream = self.stub.WatchWorkflow(
-            pb.WatchWorkflowRequest(run_id=run_id, include_steps=include_steps), timeout=timeout, metadata=self.metadata
+            pb.WatchWorkflowRequest(run_id=run_id, include_steps=include_steps, final_only=final_only),
+            timeout=timeout,
+            metadata=self.metadata,
         )
         try:
             for msg in stream:
@@ -219,7 +225,7 @@ class WeftClient:
         while True:
             left = None if deadline is None else max(deadline - time.monotonic(), 0.001)
             try:
-                for run in self.watch(run_id, timeout=left):
+                for run in self.watch(run_id, timeout=left, final_only=True):
                     if run.status == "completed":
                         return run.result
                     if run.done:

@@ -188,12 +188,14 @@ class StartWorkflowsResponse(_message.Message):
     def __init__(self, results: _Optional[_Iterable[_Union[StartWorkflowResponse, _Mapping]]] = ...) -> None: ...
 
 class WatchWorkflowRequest(_message.Message):
-    __slots__ = ["include_steps", "run_id"]
+    __slots__ = ["final_only", "include_steps", "run_id"]
+    FINAL_ONLY_FIELD_NUMBER: _ClassVar[int]
     INCLUDE_STEPS_FIELD_NUMBER: _ClassVar[int]
     RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    final_only: bool
     include_steps: bool
     run_id: str
-    def __init__(self, run_id: _Optional[str] = ..., include_steps: bool = ...) -> None: ...
+    def __init__(self, run_id: _Optional[str] = ..., include_steps: bool = ..., final_only: bool = ...) -> None: ...
 
 class WatchWorkflowResponse(_message.Message):
     __slots__ = ["run", "steps"]
