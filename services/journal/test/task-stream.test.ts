@@ -4,7 +4,7 @@
 // running journal (its next publish is answered "no responders"), lost while the journal was down,
 // and a restart of a private nats-server (the journal notices on reconnect, with no publish).
 import { fromBinary } from "@bufbuild/protobuf";
-import { jetstream, jetstreamManager, StorageType } from "@nats-io/jetstream";
+import { type JetStreamManager, jetstream, jetstreamManager, StorageType } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { type StepTask, StepTaskSchema } from "@weft/contracts";
 import { createLogger, shardConsumer, taskStream } from "@weft/runtime";
@@ -30,6 +30,14 @@ const dispatches = async (h: Harness, ids: string[]) =>
     (r) => [r.id, r.dispatch],
   );
 
+/** Waits for the re-created stream and every shard consumer (the stream comes back first). */
+async function streamBack(h: Harness, jsm: JetStreamManager): Promise<void> {
+  await eventually(async () => {
+    const info = await jsm.streams.info(taskStream(h.env.prefix)).catch(() => undefined);
+    return info !== undefined && info.state.consumer_count === h.config.shards;
+  }, 10_000);
+}
+
 describe("storage", () => {
   test("the task stream is memory-backed by default and file-backed with taskStorage file", async () => {
     const memory = await harness("task stream memory");
@@ -49,7 +57,7 @@ describe("a lost task stream", () => {
     await jsm.streams.delete(taskStream(h.env.prefix)); // the message of `first` is gone with it
 
     const { stepId: second } = await dispatchOne(h, "during the loss"); // its publish: no responders
-    await eventually(async () => (await jsm.streams.info(taskStream(h.env.prefix)).catch(() => undefined)) ?? false);
+    await streamBack(h, jsm);
     const tasks = await takeAllTasks(h, 2, 10_000);
     expect(tasks.map((t) => [t.task.stepId, t.task.dispatch]).sort()).toEqual(
       [
@@ -102,11 +110,7 @@ describe("a lost task stream", () => {
     server = await startNatsServer({ port: nats.port });
     reader = await connect({ servers: nats.url });
     const jsm = await jetstreamManager(reader);
-    // The stream comes back first, its shard consumers just after: wait for all of them.
-    await eventually(async () => {
-      const info = await jsm.streams.info(taskStream(h.env.prefix)).catch(() => undefined);
-      return info !== undefined && info.state.consumer_count === h.config.shards;
-    }, 10_000);
+    await streamBack(h, jsm);
 
     const js = jetstream(reader);
     const got: StepTask[] = await eventually(async () => {
