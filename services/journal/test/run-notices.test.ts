@@ -2,8 +2,9 @@
 // and one naming the runs it ended; a replica's RunWatches hands a notice to the watches of the
 // runs it names only, listening to each subject only while it has watches that need it. A watch of
 // the final state only sends one message, the ended run.
+import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { Msg } from "@nats-io/transport-node";
-import { encodePayload, RunStatus, StepKind, type WatchWorkflowResponse } from "@weft/contracts";
+import { encodePayload, RunStatus, StepKind, type TurnSchema, type WatchWorkflowResponse } from "@weft/contracts";
 import { runChangesSubject, runEndsSubject } from "@weft/runtime";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { RunWatches } from "../src/notifier.ts";
@@ -108,6 +109,18 @@ function listen(subject: string): { ids: string[]; stop: () => void } {
   return { ids, stop: () => sub.unsubscribe() };
 }
 
+/** Claims `runId` and commits one turn of it. */
+async function claimAndCommit(
+  runId: string,
+  turn: Pick<MessageInitShape<typeof TurnSchema>, "newSteps" | "completion">,
+) {
+  const claim = await claimRun(h, runId);
+  await h.internal.commitTurns({
+    owner: "coordinator-1",
+    turns: [{ runId, leaseToken: claim.leaseToken, generation: 1, ...turn }],
+  });
+}
+
 /** Reads a watch to its end in the background; `messages` fills as they come. */
 function readWatch(stream: AsyncIterable<WatchWorkflowResponse>) {
   const messages: WatchWorkflowResponse[] = [];
@@ -127,18 +140,7 @@ describe("watches of the final state only", () => {
     await h.nc.flush();
 
     // A turn that changes the run but does not end it.
-    let claim = await claimRun(h, runId);
-    await h.internal.commitTurns({
-      owner: "coordinator-1",
-      turns: [
-        {
-          runId,
-          leaseToken: claim.leaseToken,
-          generation: 1,
-          newSteps: [{ seq: 1, name: "fetch", kind: StepKind.ACTION }],
-        },
-      ],
-    });
+    await claimAndCommit(runId, { newSteps: [{ seq: 1, name: "fetch", kind: StepKind.ACTION }] });
     const [step] = await h.query<{ id: string }>("SELECT id FROM steps WHERE run_id = $1", [runId]);
     await h.internal.recordResultBatch({
       executorId: "executor-1",
@@ -157,18 +159,7 @@ describe("watches of the final state only", () => {
     expect(final.messages).toEqual([]);
     expect(ends.ids).toEqual([]);
 
-    claim = await claimRun(h, runId);
-    await h.internal.commitTurns({
-      owner: "coordinator-1",
-      turns: [
-        {
-          runId,
-          leaseToken: claim.leaseToken,
-          generation: 1,
-          completion: { outcome: { case: "result", value: encodePayload("done") } },
-        },
-      ],
-    });
+    await claimAndCommit(runId, { completion: { outcome: { case: "result", value: encodePayload("done") } } });
     await final.done;
     await full.done;
     ends.stop();
