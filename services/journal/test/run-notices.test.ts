@@ -191,6 +191,20 @@ describe("watches of the final state only", () => {
     expect(final.messages.map((m) => m.run?.status)).toEqual([RunStatus.CANCELED]);
   });
 
+  test("a lost end notice only delays the final state: the fallback read finds it", async () => {
+    const { run } = await h.workflows.startWorkflow({ workflowName: "pipeline" });
+    const runId = run?.id ?? "";
+    const final = readWatch(h.workflows.watchWorkflow({ runId, finalOnly: true }));
+    await settle();
+    // Ended behind the journal's back: no commit, so no notice.
+    await h.query("UPDATE runs SET status = 'completed', result = $2, completed_at = now() WHERE id = $1", [
+      runId,
+      Buffer.from(encodePayload("done")),
+    ]);
+    await final.done;
+    expect(final.messages.map((m) => m.run?.status)).toEqual([RunStatus.COMPLETED]);
+  });
+
   test("RunWatches listens to the end notices alone for them", async () => {
     const watches = new RunWatches(h.nc, h.env.prefix);
     const a = "0193a000-0000-7000-8000-0000000000aa";
