@@ -6,6 +6,7 @@ import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
 import { type WatchWorkflowRequest, type WatchWorkflowResponse, WatchWorkflowResponseSchema } from "@weft/contracts";
 import { peerAddress } from "@weft/runtime";
 import type { JournalContext } from "./context.ts";
+import type { RunRow } from "./db.ts";
 import { requireRun } from "./get-workflow.ts";
 import { runToProto, stepToProto } from "./messages.ts";
 import { principalOf } from "./namespaces.ts";
@@ -63,9 +64,11 @@ export async function* watchWorkflow(
   const runId = requireUuid("run_id", req.runId);
   const release = watches.acquire(ctx.values.get(peerAddress));
   try {
-    // Checked once: a run never changes namespace.
-    await requireRun(j.db, principalOf(ctx), runId);
-    yield* watchRun(j, runWatches, runId, req.includeSteps, req.finalOnly, ctx);
+    // The first read checks the run exists and is visible (once: a run never changes namespace).
+    const principal = principalOf(ctx);
+    yield* watchRun(j, runWatches, runId, req.includeSteps, req.finalOnly, ctx, () =>
+      requireRun(j.db, principal, runId),
+    );
   } finally {
     release();
   }
@@ -78,6 +81,7 @@ async function* watchRun(
   includeSteps: boolean,
   finalOnly: boolean,
   ctx: HandlerContext,
+  firstRead: () => Promise<RunRow>,
 ): AsyncGenerator<WatchWorkflowResponse> {
   let signalled = true;
   let wakeUp: (() => void) | undefined;
@@ -88,10 +92,13 @@ async function* watchRun(
   const unwatch = runWatches.watch(runId, notify, finalOnly);
   ctx.signal.addEventListener("abort", notify);
   let last: WatchWorkflowResponse | undefined;
+  // Subscribed before the first read, so an end committed in between still wakes the watch.
+  let read: () => Promise<RunRow | undefined> = firstRead;
   try {
     while (!ctx.signal.aborted) {
       signalled = false;
-      const run = await getRun(j.db, runId);
+      const run = await read();
+      read = () => getRun(j.db, runId);
       if (!run) return;
       const running = run.status === "running";
       if (!(finalOnly && running)) {

@@ -75,3 +75,45 @@ test("statements per call do not grow with the batch", async () => {
   expect(one.commit).toBeLessThanOrEqual(3);
   expect(one.record).toBeLessThanOrEqual(3);
 });
+
+test("a watch of the final state reads its run when it starts and when the run ends, not at each change", async () => {
+  const { run } = await h.workflows.startWorkflow({ workflowName: "pipeline" });
+  const runId = run?.id ?? "";
+  const isRunRead = (s: string) => /^\s*SELECT \* FROM runs WHERE id = \$1\s*$/.test(s);
+  statements.length = 0;
+  let messages = 0;
+  const watching = (async () => {
+    for await (const _ of h.workflows.watchWorkflow({ runId, finalOnly: true })) messages++;
+  })();
+  // Changes on the way: a turn with a step, its result.
+  const claim = await h.internal.claimRuns({ owner: "c", maxRuns: 1000, leaseMs: 10_000 });
+  const leaseToken = claim.runs.find((r) => r.run?.id === runId)?.leaseToken ?? 0n;
+  await h.internal.commitTurns({
+    owner: "c",
+    turns: [{ runId, leaseToken, generation: 1, newSteps: [{ seq: 1, name: "fetch", kind: StepKind.ACTION }] }],
+  });
+  const [task] = await takeAllTasks(h, 1);
+  await h.internal.recordResultBatch({
+    executorId: "e",
+    results: [
+      {
+        stepId: task?.task.stepId ?? "",
+        runId,
+        generation: 1,
+        attempt: 1,
+        outcome: { case: "result", value: encodePayload(1) },
+      },
+    ],
+  });
+  const again = await h.internal.claimRuns({ owner: "c", maxRuns: 1000, leaseMs: 10_000 });
+  const token = again.runs.find((r) => r.run?.id === runId)?.leaseToken ?? 0n;
+  await h.internal.commitTurns({
+    owner: "c",
+    turns: [
+      { runId, leaseToken: token, generation: 1, completion: { outcome: { case: "result", value: encodePayload(2) } } },
+    ],
+  });
+  await watching;
+  expect(messages).toBe(1);
+  expect(statements.filter(isRunRead)).toHaveLength(2);
+});
