@@ -486,18 +486,13 @@ function count(key: string, outcome: string): void {
 const outcomeName = (o: Outcome) => (o.ok ? "ok" : Code[o.err.code]);
 
 /** Checks an answer against what was asked (beyond "it decoded"). */
-function checkAnswer(
-  method: DescMethod,
-  req: Record<string, unknown>,
-  answer: Record<string, unknown> | undefined,
-): void {
+function checkAnswer(method: DescMethod, req: Record<string, unknown>, res: Record<string, unknown> | undefined): void {
   const lower = (v: unknown) => String(v ?? "").toLowerCase();
-  if (answer === undefined) {
+  if (res === undefined) {
     // A stream that stayed quiet accepted the call: a watch of a running run's final state only.
     if (keyOf(method) === "weft.v1.WorkflowService/WatchWorkflow") expect(req.finalOnly).toBe(true);
     return;
   }
-  const res = answer;
   switch (keyOf(method)) {
     case "weft.v1.WorkflowService/StartWorkflow": {
       const run = res.run as { workflowName: string; args: Uint8Array } | undefined;
