@@ -40,13 +40,17 @@ function setup(options: { maxResults?: number; maxBytes?: number; maxCalls?: num
 }
 
 const tick = () => new Promise((r) => setTimeout(r, 0));
+/** The end of this event-loop turn, where an idle flusher sends. */
+const turnEnd = () => new Promise((r) => setImmediate(r));
 
 describe("ResultFlusher", () => {
-  test("sends at once when idle; what piles up during the call rides the next one", async () => {
+  test("sends at the end of the turn when idle; what piles up during the call rides the next one", async () => {
     const { calls, acked, add } = setup();
     add("a");
+    await turnEnd();
     expect(calls.map((c) => c.ids)).toEqual([["a"]]);
     for (const id of ["b", "c", "d"]) add(id);
+    await turnEnd();
     // A partial batch waits for the call in flight.
     expect(calls).toHaveLength(1);
     expect(acked).toEqual([]);
@@ -59,10 +63,25 @@ describe("ResultFlusher", () => {
     expect(acked).toEqual(["a", "b", "c", "d"]);
   });
 
+  test("results finished in one turn go in one call (a fan-out's steps), not the first alone", async () => {
+    const { calls, acked, add, flusher } = setup();
+    add("a");
+    add("b");
+    add("c");
+    expect(calls).toHaveLength(0);
+    await turnEnd();
+    expect(calls.map((c) => c.ids)).toEqual([["a", "b", "c"]]);
+    calls[0]!.resolve();
+    expect(await flusher.drain(1_000)).toBe(true);
+    expect(acked).toEqual(["a", "b", "c"]);
+  });
+
   test("splits by count; full batches use the second call slot, never more than maxCalls", async () => {
     const { calls, add } = setup({ maxResults: 3, maxCalls: 2 });
     add("x");
+    await turnEnd();
     for (let i = 0; i < 8; i++) add(`r${i}`);
+    await turnEnd();
     // x went alone; the buffer reached a full batch of 3 while x was in flight → second slot.
     expect(calls.map((c) => c.ids)).toEqual([["x"], ["r0", "r1", "r2"]]);
     calls[0]!.resolve();
@@ -77,6 +96,7 @@ describe("ResultFlusher", () => {
   test("splits by bytes", async () => {
     const { calls, add } = setup({ maxBytes: 2_500, maxCalls: 1 });
     add("first");
+    await turnEnd();
     const big = "y".repeat(1_000);
     for (let i = 0; i < 5; i++) add(`b${i}`, big);
     calls[0]!.resolve();
@@ -111,6 +131,7 @@ describe("ResultFlusher", () => {
   test("a failed call is retried with the same results and acks nothing until it succeeds", async () => {
     const { calls, acked, add, flusher } = setup();
     add("a");
+    await turnEnd();
     add("b");
     calls[0]!.reject(new Error("down"));
     await new Promise((r) => setTimeout(r, 30));

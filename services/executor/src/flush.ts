@@ -1,6 +1,7 @@
 // The result buffer. Results are recorded with RecordResultBatch, opportunistically batched: with
-// no call in flight a result goes at once; while calls are in flight results pile up and the next
-// call carries them all. Batches are split by count and bytes; a second call starts only for a
+// no call in flight a result goes at the end of the event-loop turn it arrived in (setImmediate,
+// no timer), together with every other result of that turn (steps of one parallel fan-out that
+// finish together); while calls are in flight results pile up and the next call carries them all. Batches are split by count and bytes; a second call starts only for a
 // full batch. Tasks are acked only after their call returned; a failed call is retried with
 // backoff until it succeeds or the executor stops (then the tasks stay unacked and are redelivered).
 // Each batch is sent under a `flush` span (the RecordResultBatch client span and the ack batch are
@@ -64,6 +65,8 @@ export class ResultFlusher {
   private inFlight = 0;
   private readonly stopping = new AbortController();
   private idleWaiters: (() => void)[] = [];
+  /** A pump is scheduled for the end of this event-loop turn. */
+  private pumpScheduled = false;
   private readonly options: ResultFlusherOptions;
   readonly stats = { calls: 0, failedCalls: 0, results: 0 };
 
@@ -99,7 +102,22 @@ export class ResultFlusher {
     }
     this.buffer.push({ held, result, bytes });
     this.bufferBytes += bytes;
-    this.pump();
+    this.schedulePump();
+  }
+
+  /**
+   * Sends at the end of this event-loop turn rather than at once: the results that handlers
+   * finish in the same turn (a fan-out's steps, delivered in one fetch) go in one call, instead
+   * of the first alone and the rest after it returns. Not a timer: the loop reaches its check
+   * phase as soon as this turn's callbacks and microtasks are done.
+   */
+  private schedulePump(): void {
+    if (this.pumpScheduled) return;
+    this.pumpScheduled = true;
+    setImmediate(() => {
+      this.pumpScheduled = false;
+      this.pump();
+    });
   }
 
   /**
