@@ -87,6 +87,8 @@ export async function startExecutor(options: StartExecutorOptions): Promise<Runn
     heartbeat: async (stepIds) =>
       (await journal.heartbeatSteps({ executorId: config.executorId, stepIds })).finishedStepIds,
   });
+  // An older journal does not say (0): steps are heartbeated at the keep-alive.
+  if (registered.dispatchTimeoutMs > 0) held.fitDispatchTimeout(registered.dispatchTimeoutMs);
   held.start();
   const flusher = new ResultFlusher({
     maxResults: config.flushMaxResults,

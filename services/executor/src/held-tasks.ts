@@ -2,6 +2,10 @@
 // are given back (nak). Holding them is what makes them invisible to other executors, so a sweep
 // keeps them alive: `working()` resets JetStream's ack_wait, and a batched HeartbeatSteps tells the
 // journal's sweeper the steps are not lost (and tells us which steps no longer need running).
+// The two have their own clocks: `working()` at the keep-alive (a third of the consumer's
+// ack_wait at most), a step's heartbeat a third of the journal's dispatch timeout after it was
+// dispatched or last heartbeated. Each heartbeat is an update of the step's row, so steps that
+// end well within the timeout (most) never send one.
 import type { JsMsg } from "@nats-io/jetstream";
 import type { StepTask } from "@weft/contracts";
 import type { Logger } from "@weft/runtime";
@@ -17,12 +21,17 @@ export interface HeldTask {
   readonly bytes: number;
   readonly receivedAt: number;
   lastWorkingAt: number;
+  /** When the journal last heard of the step: its dispatch (the message's publish), then each heartbeat. */
+  lastHeartbeatAt: number;
   /** Aborted with STEP_FINISHED or DRAIN_DEADLINE; the handler's signal follows it. */
   readonly controller: AbortController;
 }
 
 export interface HeldTasksOptions {
+  /** `working()` cadence. */
   keepAliveMs: number;
+  /** Heartbeat cadence per step until `fitDispatchTimeout` sets it; default `keepAliveMs`. */
+  heartbeatMs?: number;
   logger: Logger;
   /** Sends HeartbeatSteps; resolves with the ids of steps no longer running. */
   heartbeat(stepIds: string[]): Promise<string[]>;
@@ -38,11 +47,13 @@ export class HeldTasks {
   private timer: NodeJS.Timeout | undefined;
   private heartbeating = false;
   private keepAliveMs: number;
+  private heartbeatMs: number;
   private readonly options: HeldTasksOptions;
 
   constructor(options: HeldTasksOptions) {
     this.options = options;
     this.keepAliveMs = options.keepAliveMs;
+    this.heartbeatMs = options.heartbeatMs ?? options.keepAliveMs;
   }
 
   get count(): number {
@@ -61,6 +72,9 @@ export class HeldTasks {
       bytes: msg.data.length,
       receivedAt: now,
       lastWorkingAt: now,
+      // The journal's dispatch clock started at the publish: a task that waited in the stream
+      // has used part of its timeout already.
+      lastHeartbeatAt: Math.min(now, publishedAt(msg) ?? now),
       controller: new AbortController(),
     };
     this.tasks.add(held);
@@ -113,8 +127,8 @@ export class HeldTasks {
 
   start(): void {
     clearInterval(this.timer);
-    const period = Math.max(50, Math.floor(this.keepAliveMs / 2));
-    this.timer = setInterval(() => this.sweep(), period);
+    const period = Math.max(50, Math.floor(Math.min(this.keepAliveMs, this.heartbeatMs) / 2));
+    this.timer = setInterval(() => void this.sweep(), period);
     this.timer.unref();
   }
 
@@ -130,32 +144,51 @@ export class HeldTasks {
     if (this.timer) this.start();
   }
 
+  /**
+   * The journal redispatches a running step after `dispatchTimeoutMs` without a result or a
+   * heartbeat: heartbeat each step a third of that after its dispatch or last heartbeat (a sweep
+   * every sixth, so at most half the timeout apart, plus the call).
+   */
+  fitDispatchTimeout(dispatchTimeoutMs: number): void {
+    const fitted = Math.max(100, Math.floor(dispatchTimeoutMs / 3));
+    if (fitted === this.heartbeatMs) return;
+    this.options.logger.info(
+      { dispatchTimeoutMs, heartbeatMs: fitted },
+      "step heartbeats fitted to the dispatch timeout",
+    );
+    this.heartbeatMs = fitted;
+    if (this.timer) this.start();
+  }
+
   stop(): void {
     clearInterval(this.timer);
     this.timer = undefined;
   }
 
   /** One keep-alive pass; public for tests. */
-  sweep(now = Date.now()): void {
-    const { keepAliveMs } = this;
-    const old: HeldTask[] = [];
+  sweep(now = Date.now()): Promise<void> {
+    const { keepAliveMs, heartbeatMs } = this;
+    const due: HeldTask[] = [];
     for (const held of this.tasks) {
       if (now - held.lastWorkingAt >= keepAliveMs) {
         held.msg.working();
         held.lastWorkingAt = now;
       }
-      if (now - held.receivedAt >= keepAliveMs) old.push(held);
+      if (now - held.lastHeartbeatAt >= heartbeatMs) due.push(held);
     }
-    if (old.length > 0 && !this.heartbeating) void this.heartbeat(old);
+    if (due.length === 0 || this.heartbeating) return Promise.resolve();
+    return this.heartbeat(due, now);
   }
 
-  private async heartbeat(old: HeldTask[]): Promise<void> {
+  private async heartbeat(due: HeldTask[], now: number): Promise<void> {
     this.heartbeating = true;
     try {
-      for (let i = 0; i < old.length; i += HEARTBEAT_CHUNK) {
-        const chunk = old.slice(i, i + HEARTBEAT_CHUNK);
+      for (let i = 0; i < due.length; i += HEARTBEAT_CHUNK) {
+        const chunk = due.slice(i, i + HEARTBEAT_CHUNK);
         const finished = new Set(await this.options.heartbeat(chunk.map((h) => h.task.stepId)));
         for (const held of chunk) {
+          // A failed call leaves the clocks as they were: the next sweep sends these again.
+          held.lastHeartbeatAt = now;
           if (finished.has(held.task.stepId)) held.controller.abort(STEP_FINISHED);
         }
       }
@@ -173,5 +206,15 @@ export class HeldTasks {
     for (const wake of [...this.changeWaiters]) wake();
     for (const fn of this.removeListeners) fn();
     return true;
+  }
+}
+
+/** The message's publish time in ms (JetStream's stream timestamp), when it has one. */
+function publishedAt(msg: JsMsg): number | undefined {
+  try {
+    const nanos = msg.info.timestampNanos;
+    return nanos > 0 ? Math.floor(nanos / 1e6) : undefined;
+  } catch {
+    return undefined;
   }
 }

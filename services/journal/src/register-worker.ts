@@ -39,5 +39,9 @@ export async function registerWorker(j: JournalContext, req: RegisterWorkerReque
       req.workflows.map((wf) => ({ name: wf.name, has_on_complete: wf.hasOnComplete, app_version: appVersion })),
     );
   }
-  return create(RegisterWorkerResponseSchema, { shardCount: j.config.shards, subjectPrefix: j.config.prefix });
+  return create(RegisterWorkerResponseSchema, {
+    shardCount: j.config.shards,
+    subjectPrefix: j.config.prefix,
+    dispatchTimeoutMs: j.config.dispatchTimeoutMs,
+  });
 }

@@ -14,6 +14,11 @@ afterAll(async () => {
 });
 
 describe("sweeper", () => {
+  test("RegisterWorker tells executors the dispatch timeout they heartbeat against", async () => {
+    const res = await h.internal.registerWorker({ workerId: "worker-2", workflows: [{ name: "pipeline" }] });
+    expect(res.dispatchTimeoutMs).toBe(400);
+  });
+
   test("republishes a step whose task was lost, with the next dispatch number", async () => {
     const { runId } = await dispatchOne(h, "lost");
     const first = await takeAllTasks(h, 1);

@@ -15,19 +15,19 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from weft_client.gen.weft.v1 import types_pb2 as weft_dot_v1_dot_types__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dweft/v1/journal_service.proto\x12\x07weft.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x13weft/v1/types.proto\"5\n\x0cWorkflowInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x17\n\x0fhas_on_complete\x18\x02 \x01(\x08\"9\n\x08StepInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x1f\n\x04kind\x18\x02 \x01(\x0e\x32\x11.weft.v1.StepKind\"\xbf\x01\n\x15RegisterWorkerRequest\x12\x11\n\tworker_id\x18\x01 \x01(\t\x12!\n\x04role\x18\x02 \x01(\x0e\x32\x13.weft.v1.WorkerRole\x12\x13\n\x0b\x61pp_version\x18\x03 \x01(\t\x12(\n\tworkflows\x18\x04 \x03(\x0b\x32\x15.weft.v1.WorkflowInfo\x12 \n\x05steps\x18\x05 \x03(\x0b\x32\x11.weft.v1.StepInfo\x12\x0f\n\x07leaving\x18\x1e \x01(\x08\"E\n\x16RegisterWorkerResponse\x12\x13\n\x0bshard_count\x18\x01 \x01(\r\x12\x16\n\x0esubject_prefix\x18\x02 \x01(\t\"k\n\x10\x43laimRunsRequest\x12\r\n\x05owner\x18\x01 \x01(\t\x12\x10\n\x08max_runs\x18\x02 \x01(\r\x12\x10\n\x08lease_ms\x18\x03 \x01(\r\x12\x0e\n\x06shards\x18\x04 \x03(\r\x12\x14\n\x0c\x61pp_versions\x18\x1e \x03(\t\"z\n\nClaimedRun\x12\x19\n\x03run\x18\x01 \x01(\x0b\x32\x0c.weft.v1.Run\x12\x13\n\x0blease_token\x18\x02 \x01(\x04\x12\x1c\n\x05steps\x18\x03 \x03(\x0b\x32\r.weft.v1.Step\x12\r\n\x05\x63laim\x18\x46 \x01(\r\x12\x0f\n\x07partial\x18G \x01(\x08\"6\n\x11\x43laimRunsResponse\x12!\n\x04runs\x18\x01 \x03(\x0b\x32\x13.weft.v1.ClaimedRun\"t\n\x0bRetryPolicy\x12\x14\n\x0cmax_attempts\x18\x01 \x01(\r\x12\x1a\n\x12initial_backoff_ms\x18\x02 \x01(\r\x12\x1b\n\x13\x62\x61\x63koff_coefficient\x18\x03 \x01(\x01\x12\x16\n\x0emax_backoff_ms\x18\x04 \x01(\r\"\xe1\x01\n\x07NewStep\x12\x0b\n\x03seq\x18\x01 \x01(\r\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x1f\n\x04kind\x18\x03 \x01(\x0e\x32\x11.weft.v1.StepKind\x12\x0c\n\x04\x61rgs\x18\x04 \x01(\x0c\x12+\n\x07wake_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nevent_name\x18\x06 \x01(\t\x12.\n\ntimeout_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1b\n\x13\x63hild_workflow_name\x18\x08 \x01(\t\"R\n\x0eTurnCompletion\x12\x10\n\x06result\x18\x01 \x01(\x0cH\x00\x12#\n\x07\x66\x61ilure\x18\x02 \x01(\x0b\x32\x10.weft.v1.FailureH\x00\x42\t\n\x07outcome\"\xa6\x01\n\x04Turn\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x13\n\x0blease_token\x18\x02 \x01(\x04\x12\x12\n\ngeneration\x18\x03 \x01(\r\x12#\n\tnew_steps\x18\x04 \x03(\x0b\x32\x10.weft.v1.NewStep\x12+\n\ncompletion\x18\x05 \x01(\x0b\x32\x17.weft.v1.TurnCompletion\x12\x13\n\x0btraceparent\x18\x06 \x01(\t\"k\n\x12\x43ommitTurnsRequest\x12\r\n\x05owner\x18\x01 \x01(\t\x12\x1c\n\x05turns\x18\x02 \x03(\x0b\x32\r.weft.v1.Turn\x12\x16\n\x0e\x63ontinue_ready\x18\x46 \x01(\x08\x12\x10\n\x08lease_ms\x18G \x01(\r\"P\n\nTurnResult\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12#\n\x06status\x18\x02 \x01(\x0e\x32\x13.weft.v1.TurnStatus\x12\r\n\x05ready\x18\x03 \x01(\x08\"a\n\x13\x43ommitTurnsResponse\x12$\n\x07results\x18\x01 \x03(\x0b\x32\x13.weft.v1.TurnResult\x12$\n\x07\x63laimed\x18\x46 \x03(\x0b\x32\x13.weft.v1.ClaimedRun\"]\n\x13StreamClaimsRequest\x12\r\n\x05owner\x18\x01 \x01(\t\x12\x10\n\x08lease_ms\x18\x02 \x01(\r\x12\x0f\n\x07\x63redits\x18\x03 \x01(\r\x12\x14\n\x0c\x61pp_versions\x18\x1e \x03(\t\"9\n\x14StreamClaimsResponse\x12!\n\x04runs\x18\x01 \x03(\x0b\x32\x13.weft.v1.ClaimedRun\"&\n\x13ReadJournalsRequest\x12\x0f\n\x07run_ids\x18\x01 \x03(\t\"9\n\x14ReadJournalsResponse\x12!\n\x04runs\x18\x01 \x03(\x0b\x32\x13.weft.v1.ClaimedRun\"\x8a\x02\n\nStepResult\x12\x0f\n\x07step_id\x18\x01 \x01(\t\x12\x0e\n\x06run_id\x18\x02 \x01(\t\x12\x12\n\ngeneration\x18\x03 \x01(\r\x12\x0f\n\x07\x61ttempt\x18\x04 \x01(\r\x12\x10\n\x06result\x18\x05 \x01(\x0cH\x00\x12#\n\x07\x66\x61ilure\x18\x06 \x01(\x0b\x32\x10.weft.v1.FailureH\x00\x12.\n\nstarted_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x66inished_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0btraceparent\x18\t \x01(\tB\t\n\x07outcome\"U\n\x18RecordResultBatchRequest\x12\x13\n\x0b\x65xecutor_id\x18\x01 \x01(\t\x12$\n\x07results\x18\x02 \x03(\x0b\x32\x13.weft.v1.StepResult\"C\n\tResultAck\x12\x0f\n\x07step_id\x18\x01 \x01(\t\x12%\n\x06status\x18\x02 \x01(\x0e\x32\x15.weft.v1.ResultStatus\"=\n\x19RecordResultBatchResponse\x12 \n\x04\x61\x63ks\x18\x01 \x03(\x0b\x32\x12.weft.v1.ResultAck\">\n\x15HeartbeatStepsRequest\x12\x13\n\x0b\x65xecutor_id\x18\x01 \x01(\t\x12\x10\n\x08step_ids\x18\x02 \x03(\t\"3\n\x16HeartbeatStepsResponse\x12\x19\n\x11\x66inished_step_ids\x18\x01 \x03(\t\"Z\n\nShardLease\x12\r\n\x05shard\x18\x01 \x01(\r\x12\r\n\x05token\x18\x02 \x01(\x04\x12.\n\nexpires_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"L\n\x12LeaseShardsRequest\x12\x13\n\x0b\x65xecutor_id\x18\x01 \x01(\t\x12\x10\n\x08lease_ms\x18\x02 \x01(\r\x12\x0f\n\x07release\x18\x03 \x03(\r\"g\n\x13LeaseShardsResponse\x12#\n\x06leases\x18\x01 \x03(\x0b\x32\x13.weft.v1.ShardLease\x12\x13\n\x0bshard_count\x18\x02 \x01(\r\x12\x16\n\x0elive_executors\x18\x03 \x01(\r*`\n\nWorkerRole\x12\x1b\n\x17WORKER_ROLE_UNSPECIFIED\x10\x00\x12\x1b\n\x17WORKER_ROLE_COORDINATOR\x10\x01\x12\x18\n\x14WORKER_ROLE_EXECUTOR\x10\x02*y\n\nTurnStatus\x12\x1b\n\x17TURN_STATUS_UNSPECIFIED\x10\x00\x12\x19\n\x15TURN_STATUS_COMMITTED\x10\x01\x12\x16\n\x12TURN_STATUS_FENCED\x10\x02\x12\x1b\n\x17TURN_STATUS_NOT_RUNNING\x10\x03*\x7f\n\x0cResultStatus\x12\x1d\n\x19RESULT_STATUS_UNSPECIFIED\x10\x00\x12\x1a\n\x16RESULT_STATUS_RECORDED\x10\x01\x12\x1b\n\x17RESULT_STATUS_DUPLICATE\x10\x02\x12\x17\n\x13RESULT_STATUS_STALE\x10\x03\x32\x88\x05\n\x0eJournalService\x12Q\n\x0eRegisterWorker\x12\x1e.weft.v1.RegisterWorkerRequest\x1a\x1f.weft.v1.RegisterWorkerResponse\x12\x42\n\tClaimRuns\x12\x19.weft.v1.ClaimRunsRequest\x1a\x1a.weft.v1.ClaimRunsResponse\x12H\n\x0b\x43ommitTurns\x12\x1b.weft.v1.CommitTurnsRequest\x1a\x1c.weft.v1.CommitTurnsResponse\x12Z\n\x11RecordResultBatch\x12!.weft.v1.RecordResultBatchRequest\x1a\".weft.v1.RecordResultBatchResponse\x12Q\n\x0eHeartbeatSteps\x12\x1e.weft.v1.HeartbeatStepsRequest\x1a\x1f.weft.v1.HeartbeatStepsResponse\x12H\n\x0bLeaseShards\x12\x1b.weft.v1.LeaseShardsRequest\x1a\x1c.weft.v1.LeaseShardsResponse\x12O\n\x0cStreamClaims\x12\x1c.weft.v1.StreamClaimsRequest\x1a\x1d.weft.v1.StreamClaimsResponse(\x01\x30\x01\x12K\n\x0cReadJournals\x12\x1c.weft.v1.ReadJournalsRequest\x1a\x1d.weft.v1.ReadJournalsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dweft/v1/journal_service.proto\x12\x07weft.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x13weft/v1/types.proto\"5\n\x0cWorkflowInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x17\n\x0fhas_on_complete\x18\x02 \x01(\x08\"9\n\x08StepInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x1f\n\x04kind\x18\x02 \x01(\x0e\x32\x11.weft.v1.StepKind\"\xbf\x01\n\x15RegisterWorkerRequest\x12\x11\n\tworker_id\x18\x01 \x01(\t\x12!\n\x04role\x18\x02 \x01(\x0e\x32\x13.weft.v1.WorkerRole\x12\x13\n\x0b\x61pp_version\x18\x03 \x01(\t\x12(\n\tworkflows\x18\x04 \x03(\x0b\x32\x15.weft.v1.WorkflowInfo\x12 \n\x05steps\x18\x05 \x03(\x0b\x32\x11.weft.v1.StepInfo\x12\x0f\n\x07leaving\x18\x1e \x01(\x08\"b\n\x16RegisterWorkerResponse\x12\x13\n\x0bshard_count\x18\x01 \x01(\r\x12\x16\n\x0esubject_prefix\x18\x02 \x01(\t\x12\x1b\n\x13\x64ispatch_timeout_ms\x18\x03 \x01(\r\"k\n\x10\x43laimRunsRequest\x12\r\n\x05owner\x18\x01 \x01(\t\x12\x10\n\x08max_runs\x18\x02 \x01(\r\x12\x10\n\x08lease_ms\x18\x03 \x01(\r\x12\x0e\n\x06shards\x18\x04 \x03(\r\x12\x14\n\x0c\x61pp_versions\x18\x1e \x03(\t\"z\n\nClaimedRun\x12\x19\n\x03run\x18\x01 \x01(\x0b\x32\x0c.weft.v1.Run\x12\x13\n\x0blease_token\x18\x02 \x01(\x04\x12\x1c\n\x05steps\x18\x03 \x03(\x0b\x32\r.weft.v1.Step\x12\r\n\x05\x63laim\x18\x46 \x01(\r\x12\x0f\n\x07partial\x18G \x01(\x08\"6\n\x11\x43laimRunsResponse\x12!\n\x04runs\x18\x01 \x03(\x0b\x32\x13.weft.v1.ClaimedRun\"t\n\x0bRetryPolicy\x12\x14\n\x0cmax_attempts\x18\x01 \x01(\r\x12\x1a\n\x12initial_backoff_ms\x18\x02 \x01(\r\x12\x1b\n\x13\x62\x61\x63koff_coefficient\x18\x03 \x01(\x01\x12\x16\n\x0emax_backoff_ms\x18\x04 \x01(\r\"\xe1\x01\n\x07NewStep\x12\x0b\n\x03seq\x18\x01 \x01(\r\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x1f\n\x04kind\x18\x03 \x01(\x0e\x32\x11.weft.v1.StepKind\x12\x0c\n\x04\x61rgs\x18\x04 \x01(\x0c\x12+\n\x07wake_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nevent_name\x18\x06 \x01(\t\x12.\n\ntimeout_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1b\n\x13\x63hild_workflow_name\x18\x08 \x01(\t\"R\n\x0eTurnCompletion\x12\x10\n\x06result\x18\x01 \x01(\x0cH\x00\x12#\n\x07\x66\x61ilure\x18\x02 \x01(\x0b\x32\x10.weft.v1.FailureH\x00\x42\t\n\x07outcome\"\xa6\x01\n\x04Turn\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x13\n\x0blease_token\x18\x02 \x01(\x04\x12\x12\n\ngeneration\x18\x03 \x01(\r\x12#\n\tnew_steps\x18\x04 \x03(\x0b\x32\x10.weft.v1.NewStep\x12+\n\ncompletion\x18\x05 \x01(\x0b\x32\x17.weft.v1.TurnCompletion\x12\x13\n\x0btraceparent\x18\x06 \x01(\t\"k\n\x12\x43ommitTurnsRequest\x12\r\n\x05owner\x18\x01 \x01(\t\x12\x1c\n\x05turns\x18\x02 \x03(\x0b\x32\r.weft.v1.Turn\x12\x16\n\x0e\x63ontinue_ready\x18\x46 \x01(\x08\x12\x10\n\x08lease_ms\x18G \x01(\r\"P\n\nTurnResult\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12#\n\x06status\x18\x02 \x01(\x0e\x32\x13.weft.v1.TurnStatus\x12\r\n\x05ready\x18\x03 \x01(\x08\"a\n\x13\x43ommitTurnsResponse\x12$\n\x07results\x18\x01 \x03(\x0b\x32\x13.weft.v1.TurnResult\x12$\n\x07\x63laimed\x18\x46 \x03(\x0b\x32\x13.weft.v1.ClaimedRun\"]\n\x13StreamClaimsRequest\x12\r\n\x05owner\x18\x01 \x01(\t\x12\x10\n\x08lease_ms\x18\x02 \x01(\r\x12\x0f\n\x07\x63redits\x18\x03 \x01(\r\x12\x14\n\x0c\x61pp_versions\x18\x1e \x03(\t\"9\n\x14StreamClaimsResponse\x12!\n\x04runs\x18\x01 \x03(\x0b\x32\x13.weft.v1.ClaimedRun\"&\n\x13ReadJournalsRequest\x12\x0f\n\x07run_ids\x18\x01 \x03(\t\"9\n\x14ReadJournalsResponse\x12!\n\x04runs\x18\x01 \x03(\x0b\x32\x13.weft.v1.ClaimedRun\"\x8a\x02\n\nStepResult\x12\x0f\n\x07step_id\x18\x01 \x01(\t\x12\x0e\n\x06run_id\x18\x02 \x01(\t\x12\x12\n\ngeneration\x18\x03 \x01(\r\x12\x0f\n\x07\x61ttempt\x18\x04 \x01(\r\x12\x10\n\x06result\x18\x05 \x01(\x0cH\x00\x12#\n\x07\x66\x61ilure\x18\x06 \x01(\x0b\x32\x10.weft.v1.FailureH\x00\x12.\n\nstarted_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x66inished_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0btraceparent\x18\t \x01(\tB\t\n\x07outcome\"U\n\x18RecordResultBatchRequest\x12\x13\n\x0b\x65xecutor_id\x18\x01 \x01(\t\x12$\n\x07results\x18\x02 \x03(\x0b\x32\x13.weft.v1.StepResult\"C\n\tResultAck\x12\x0f\n\x07step_id\x18\x01 \x01(\t\x12%\n\x06status\x18\x02 \x01(\x0e\x32\x15.weft.v1.ResultStatus\"=\n\x19RecordResultBatchResponse\x12 \n\x04\x61\x63ks\x18\x01 \x03(\x0b\x32\x12.weft.v1.ResultAck\">\n\x15HeartbeatStepsRequest\x12\x13\n\x0b\x65xecutor_id\x18\x01 \x01(\t\x12\x10\n\x08step_ids\x18\x02 \x03(\t\"3\n\x16HeartbeatStepsResponse\x12\x19\n\x11\x66inished_step_ids\x18\x01 \x03(\t\"Z\n\nShardLease\x12\r\n\x05shard\x18\x01 \x01(\r\x12\r\n\x05token\x18\x02 \x01(\x04\x12.\n\nexpires_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"L\n\x12LeaseShardsRequest\x12\x13\n\x0b\x65xecutor_id\x18\x01 \x01(\t\x12\x10\n\x08lease_ms\x18\x02 \x01(\r\x12\x0f\n\x07release\x18\x03 \x03(\r\"g\n\x13LeaseShardsResponse\x12#\n\x06leases\x18\x01 \x03(\x0b\x32\x13.weft.v1.ShardLease\x12\x13\n\x0bshard_count\x18\x02 \x01(\r\x12\x16\n\x0elive_executors\x18\x03 \x01(\r*`\n\nWorkerRole\x12\x1b\n\x17WORKER_ROLE_UNSPECIFIED\x10\x00\x12\x1b\n\x17WORKER_ROLE_COORDINATOR\x10\x01\x12\x18\n\x14WORKER_ROLE_EXECUTOR\x10\x02*y\n\nTurnStatus\x12\x1b\n\x17TURN_STATUS_UNSPECIFIED\x10\x00\x12\x19\n\x15TURN_STATUS_COMMITTED\x10\x01\x12\x16\n\x12TURN_STATUS_FENCED\x10\x02\x12\x1b\n\x17TURN_STATUS_NOT_RUNNING\x10\x03*\x7f\n\x0cResultStatus\x12\x1d\n\x19RESULT_STATUS_UNSPECIFIED\x10\x00\x12\x1a\n\x16RESULT_STATUS_RECORDED\x10\x01\x12\x1b\n\x17RESULT_STATUS_DUPLICATE\x10\x02\x12\x17\n\x13RESULT_STATUS_STALE\x10\x03\x32\x88\x05\n\x0eJournalService\x12Q\n\x0eRegisterWorker\x12\x1e.weft.v1.RegisterWorkerRequest\x1a\x1f.weft.v1.RegisterWorkerResponse\x12\x42\n\tClaimRuns\x12\x19.weft.v1.ClaimRunsRequest\x1a\x1a.weft.v1.ClaimRunsResponse\x12H\n\x0b\x43ommitTurns\x12\x1b.weft.v1.CommitTurnsRequest\x1a\x1c.weft.v1.CommitTurnsResponse\x12Z\n\x11RecordResultBatch\x12!.weft.v1.RecordResultBatchRequest\x1a\".weft.v1.RecordResultBatchResponse\x12Q\n\x0eHeartbeatSteps\x12\x1e.weft.v1.HeartbeatStepsRequest\x1a\x1f.weft.v1.HeartbeatStepsResponse\x12H\n\x0bLeaseShards\x12\x1b.weft.v1.LeaseShardsRequest\x1a\x1c.weft.v1.LeaseShardsResponse\x12O\n\x0cStreamClaims\x12\x1c.weft.v1.StreamClaimsRequest\x1a\x1d.weft.v1.StreamClaimsResponse(\x01\x30\x01\x12K\n\x0cReadJournals\x12\x1c.weft.v1.ReadJournalsRequest\x1a\x1d.weft.v1.ReadJournalsResponseb\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'weft.v1.journal_service_pb2', globals())
 if _descriptor._USE_C_DESCRIPTORS == False:
 
   DESCRIPTOR._options = None
-  _WORKERROLE._serialized_start=2786
-  _WORKERROLE._serialized_end=2882
-  _TURNSTATUS._serialized_start=2884
-  _TURNSTATUS._serialized_end=3005
-  _RESULTSTATUS._serialized_start=3007
-  _RESULTSTATUS._serialized_end=3134
+  _WORKERROLE._serialized_start=2815
+  _WORKERROLE._serialized_end=2911
+  _TURNSTATUS._serialized_start=2913
+  _TURNSTATUS._serialized_end=3034
+  _RESULTSTATUS._serialized_start=3036
+  _RESULTSTATUS._serialized_end=3163
   _WORKFLOWINFO._serialized_start=96
   _WORKFLOWINFO._serialized_end=149
   _STEPINFO._serialized_start=151
@@ -35,53 +35,53 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   _REGISTERWORKERREQUEST._serialized_start=211
   _REGISTERWORKERREQUEST._serialized_end=402
   _REGISTERWORKERRESPONSE._serialized_start=404
-  _REGISTERWORKERRESPONSE._serialized_end=473
-  _CLAIMRUNSREQUEST._serialized_start=475
-  _CLAIMRUNSREQUEST._serialized_end=582
-  _CLAIMEDRUN._serialized_start=584
-  _CLAIMEDRUN._serialized_end=706
-  _CLAIMRUNSRESPONSE._serialized_start=708
-  _CLAIMRUNSRESPONSE._serialized_end=762
-  _RETRYPOLICY._serialized_start=764
-  _RETRYPOLICY._serialized_end=880
-  _NEWSTEP._serialized_start=883
-  _NEWSTEP._serialized_end=1108
-  _TURNCOMPLETION._serialized_start=1110
-  _TURNCOMPLETION._serialized_end=1192
-  _TURN._serialized_start=1195
-  _TURN._serialized_end=1361
-  _COMMITTURNSREQUEST._serialized_start=1363
-  _COMMITTURNSREQUEST._serialized_end=1470
-  _TURNRESULT._serialized_start=1472
-  _TURNRESULT._serialized_end=1552
-  _COMMITTURNSRESPONSE._serialized_start=1554
-  _COMMITTURNSRESPONSE._serialized_end=1651
-  _STREAMCLAIMSREQUEST._serialized_start=1653
-  _STREAMCLAIMSREQUEST._serialized_end=1746
-  _STREAMCLAIMSRESPONSE._serialized_start=1748
-  _STREAMCLAIMSRESPONSE._serialized_end=1805
-  _READJOURNALSREQUEST._serialized_start=1807
-  _READJOURNALSREQUEST._serialized_end=1845
-  _READJOURNALSRESPONSE._serialized_start=1847
-  _READJOURNALSRESPONSE._serialized_end=1904
-  _STEPRESULT._serialized_start=1907
-  _STEPRESULT._serialized_end=2173
-  _RECORDRESULTBATCHREQUEST._serialized_start=2175
-  _RECORDRESULTBATCHREQUEST._serialized_end=2260
-  _RESULTACK._serialized_start=2262
-  _RESULTACK._serialized_end=2329
-  _RECORDRESULTBATCHRESPONSE._serialized_start=2331
-  _RECORDRESULTBATCHRESPONSE._serialized_end=2392
-  _HEARTBEATSTEPSREQUEST._serialized_start=2394
-  _HEARTBEATSTEPSREQUEST._serialized_end=2456
-  _HEARTBEATSTEPSRESPONSE._serialized_start=2458
-  _HEARTBEATSTEPSRESPONSE._serialized_end=2509
-  _SHARDLEASE._serialized_start=2511
-  _SHARDLEASE._serialized_end=2601
-  _LEASESHARDSREQUEST._serialized_start=2603
-  _LEASESHARDSREQUEST._serialized_end=2679
-  _LEASESHARDSRESPONSE._serialized_start=2681
-  _LEASESHARDSRESPONSE._serialized_end=2784
-  _JOURNALSERVICE._serialized_start=3137
-  _JOURNALSERVICE._serialized_end=3785
+  _REGISTERWORKERRESPONSE._serialized_end=502
+  _CLAIMRUNSREQUEST._serialized_start=504
+  _CLAIMRUNSREQUEST._serialized_end=611
+  _CLAIMEDRUN._serialized_start=613
+  _CLAIMEDRUN._serialized_end=735
+  _CLAIMRUNSRESPONSE._serialized_start=737
+  _CLAIMRUNSRESPONSE._serialized_end=791
+  _RETRYPOLICY._serialized_start=793
+  _RETRYPOLICY._serialized_end=909
+  _NEWSTEP._serialized_start=912
+  _NEWSTEP._serialized_end=1137
+  _TURNCOMPLETION._serialized_start=1139
+  _TURNCOMPLETION._serialized_end=1221
+  _TURN._serialized_start=1224
+  _TURN._serialized_end=1390
+  _COMMITTURNSREQUEST._serialized_start=1392
+  _COMMITTURNSREQUEST._serialized_end=1499
+  _TURNRESULT._serialized_start=1501
+  _TURNRESULT._serialized_end=1581
+  _COMMITTURNSRESPONSE._serialized_start=1583
+  _COMMITTURNSRESPONSE._serialized_end=1680
+  _STREAMCLAIMSREQUEST._serialized_start=1682
+  _STREAMCLAIMSREQUEST._serialized_end=1775
+  _STREAMCLAIMSRESPONSE._serialized_start=1777
+  _STREAMCLAIMSRESPONSE._serialized_end=1834
+  _READJOURNALSREQUEST._serialized_start=1836
+  _READJOURNALSREQUEST._serialized_end=1874
+  _READJOURNALSRESPONSE._serialized_start=1876
+  _READJOURNALSRESPONSE._serialized_end=1933
+  _STEPRESULT._serialized_start=1936
+  _STEPRESULT._serialized_end=2202
+  _RECORDRESULTBATCHREQUEST._serialized_start=2204
+  _RECORDRESULTBATCHREQUEST._serialized_end=2289
+  _RESULTACK._serialized_start=2291
+  _RESULTACK._serialized_end=2358
+  _RECORDRESULTBATCHRESPONSE._serialized_start=2360
+  _RECORDRESULTBATCHRESPONSE._serialized_end=2421
+  _HEARTBEATSTEPSREQUEST._serialized_start=2423
+  _HEARTBEATSTEPSREQUEST._serialized_end=2485
+  _HEARTBEATSTEPSRESPONSE._serialized_start=2487
+  _HEARTBEATSTEPSRESPONSE._serialized_end=2538
+  _SHARDLEASE._serialized_start=2540
+  _SHARDLEASE._serialized_end=2630
+  _LEASESHARDSREQUEST._serialized_start=2632
+  _LEASESHARDSREQUEST._serialized_end=2708
+  _LEASESHARDSRESPONSE._serialized_start=2710
+  _LEASESHARDSRESPONSE._serialized_end=2813
+  _JOURNALSERVICE._serialized_start=3166
+  _JOURNALSERVICE._serialized_end=3814
 # @@protoc_insertion_point(module_scope)

@@ -170,12 +170,14 @@ class RegisterWorkerRequest(_message.Message):
     def __init__(self, worker_id: _Optional[str] = ..., role: _Optional[_Union[WorkerRole, str]] = ..., app_version: _Optional[str] = ..., workflows: _Optional[_Iterable[_Union[WorkflowInfo, _Mapping]]] = ..., steps: _Optional[_Iterable[_Union[StepInfo, _Mapping]]] = ..., leaving: bool = ...) -> None: ...
 
 class RegisterWorkerResponse(_message.Message):
-    __slots__ = ["shard_count", "subject_prefix"]
+    __slots__ = ["dispatch_timeout_ms", "shard_count", "subject_prefix"]
+    DISPATCH_TIMEOUT_MS_FIELD_NUMBER: _ClassVar[int]
     SHARD_COUNT_FIELD_NUMBER: _ClassVar[int]
     SUBJECT_PREFIX_FIELD_NUMBER: _ClassVar[int]
+    dispatch_timeout_ms: int
     shard_count: int
     subject_prefix: str
-    def __init__(self, shard_count: _Optional[int] = ..., subject_prefix: _Optional[str] = ...) -> None: ...
+    def __init__(self, shard_count: _Optional[int] = ..., subject_prefix: _Optional[str] = ..., dispatch_timeout_ms: _Optional[int] = ...) -> None: ...
 
 class ResultAck(_message.Message):
     __slots__ = ["status", "step_id"]

@@ -114,6 +114,15 @@ export declare type RegisterWorkerResponse = Message<"weft.v1.RegisterWorkerResp
    * @generated from field: string subject_prefix = 2;
    */
   subjectPrefix: string;
+
+  /**
+   * A running task step that has neither a result nor a heartbeat for this long is dispatched
+   * again (WEFT_DISPATCH_TIMEOUT_MS): executors heartbeat each step they run at a third of it.
+   * 0 from a journal that does not say; executors then heartbeat at their keep-alive.
+   *
+   * @generated from field: uint32 dispatch_timeout_ms = 3;
+   */
+  dispatchTimeoutMs: number;
 };
 
 /**
