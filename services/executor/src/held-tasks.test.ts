@@ -83,6 +83,16 @@ describe("HeldTasks", () => {
     expect(heartbeats).toEqual([["a"], ["a"]]);
   });
 
+  test("without the journal's timeout, heartbeats follow a keep-alive shortened to the ack wait", async () => {
+    const { held, heartbeats, add } = setup({ keepAliveMs: 10_000 });
+    held.fitAckWait(3_000);
+    const t0 = Date.now();
+    const { msg } = add("a", t0);
+    await held.sweep(t0 + 1_000);
+    expect(msg.workings).toBe(1);
+    expect(heartbeats).toEqual([["a"]]);
+  });
+
   test("a failed heartbeat is sent again at the next sweep", async () => {
     const { held, heartbeats, add, failHeartbeats } = setup({ keepAliveMs: 10_000, dispatchTimeoutMs: 60_000 });
     const t0 = Date.now();

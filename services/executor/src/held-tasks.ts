@@ -28,10 +28,8 @@ export interface HeldTask {
 }
 
 export interface HeldTasksOptions {
-  /** `working()` cadence. */
+  /** `working()` cadence, and the heartbeat's until `fitDispatchTimeout`. */
   keepAliveMs: number;
-  /** Heartbeat cadence per step until `fitDispatchTimeout` sets it; default `keepAliveMs`. */
-  heartbeatMs?: number;
   logger: Logger;
   /** Sends HeartbeatSteps; resolves with the ids of steps no longer running. */
   heartbeat(stepIds: string[]): Promise<string[]>;
@@ -47,13 +45,17 @@ export class HeldTasks {
   private timer: NodeJS.Timeout | undefined;
   private heartbeating = false;
   private keepAliveMs: number;
-  private heartbeatMs: number;
+  /** Per-step heartbeat cadence fitted to the journal's dispatch timeout; unset, the keep-alive. */
+  private fittedHeartbeatMs: number | undefined;
   private readonly options: HeldTasksOptions;
 
   constructor(options: HeldTasksOptions) {
     this.options = options;
     this.keepAliveMs = options.keepAliveMs;
-    this.heartbeatMs = options.heartbeatMs ?? options.keepAliveMs;
+  }
+
+  private get heartbeatMs(): number {
+    return this.fittedHeartbeatMs ?? this.keepAliveMs;
   }
 
   get count(): number {
@@ -146,17 +148,17 @@ export class HeldTasks {
 
   /**
    * The journal redispatches a running step after `dispatchTimeoutMs` without a result or a
-   * heartbeat: heartbeat each step a third of that after its dispatch or last heartbeat (a sweep
-   * every sixth, so at most half the timeout apart, plus the call).
+   * heartbeat: heartbeat each step a third of that after its dispatch or last heartbeat (sweeps
+   * at least every sixth, so at most half the timeout apart, plus the call).
    */
   fitDispatchTimeout(dispatchTimeoutMs: number): void {
     const fitted = Math.max(100, Math.floor(dispatchTimeoutMs / 3));
-    if (fitted === this.heartbeatMs) return;
+    if (fitted === this.fittedHeartbeatMs) return;
     this.options.logger.info(
       { dispatchTimeoutMs, heartbeatMs: fitted },
       "step heartbeats fitted to the dispatch timeout",
     );
-    this.heartbeatMs = fitted;
+    this.fittedHeartbeatMs = fitted;
     if (this.timer) this.start();
   }
 
