@@ -8,7 +8,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { SpanKind } from "@opentelemetry/api";
 import { StepKind as ProtoStepKind, WorkerRole } from "@weft/contracts";
-import { bearerInterceptor, connectNats, type Logger, startServer, taskStream } from "@weft/runtime";
+import { bearerInterceptor, connectNats, type Logger, runEndsSubject, startServer, taskStream } from "@weft/runtime";
 import type { App, StepKind } from "@weft/sdk";
 import { clientTraceInterceptor, metricsHandler } from "@weft/telemetry";
 import { Backpressure } from "./backpressure.ts";
@@ -90,6 +90,20 @@ export async function startExecutor(options: StartExecutorOptions): Promise<Runn
   // An older journal does not say (0): steps are heartbeated at the keep-alive.
   if (registered.dispatchTimeoutMs > 0) held.fitDispatchTimeout(registered.dispatchTimeoutMs);
   held.start();
+  // The journal's notices of ended runs (a cancel, a failure, a completion) stop their running
+  // steps at once; heartbeats still find them when a notice is lost or this NATS user may not
+  // subscribe to them.
+  const runEndText = new TextDecoder();
+  nc.subscribe(runEndsSubject(config.prefix), {
+    callback: (err, msg) => {
+      if (err) {
+        logger.warn({ err }, "no run-end notices: running steps of ended runs stop at their next heartbeat");
+        return;
+      }
+      const aborted = held.runsEnded(runEndText.decode(msg.data).split(" "));
+      if (aborted > 0) logger.debug({ aborted }, "stopped the running steps of ended runs");
+    },
+  });
   const flusher = new ResultFlusher({
     maxResults: config.flushMaxResults,
     maxBytes: config.flushMaxBytes,

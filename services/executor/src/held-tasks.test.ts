@@ -2,7 +2,7 @@
 // of the journal's dispatch timeout after the task's publish or its last heartbeat (real
 // JetStream delivery is covered by the executor tests).
 import type { JsMsg } from "@nats-io/jetstream";
-import type { StepTask } from "@weft/contracts";
+import { StepKind, type StepTask } from "@weft/contracts";
 import { createLogger } from "@weft/runtime";
 import { describe, expect, test } from "vitest";
 import { HeldTasks, STEP_FINISHED } from "./held-tasks.ts";
@@ -17,6 +17,8 @@ function message(publishedAtMs: number) {
     working() {
       msg.workings++;
     },
+    ack() {},
+    nak() {},
     info: { timestampNanos: publishedAtMs * 1e6 },
   };
   return msg;
@@ -35,9 +37,9 @@ function setup(options: { keepAliveMs: number; dispatchTimeoutMs?: number; finis
     },
   });
   if (options.dispatchTimeoutMs !== undefined) held.fitDispatchTimeout(options.dispatchTimeoutMs);
-  const add = (stepId: string, publishedAtMs = Date.now()) => {
+  const add = (stepId: string, publishedAtMs = Date.now(), runId = `run-of-${stepId}`, kind = StepKind.ACTION) => {
     const msg = message(publishedAtMs);
-    const task = held.add(msg as unknown as JsMsg, { stepId } as StepTask);
+    const task = held.add(msg as unknown as JsMsg, { stepId, runId, kind } as StepTask);
     return { msg, task };
   };
   return { held, heartbeats, add, failHeartbeats: (v: boolean) => (fail = v) };
@@ -112,5 +114,22 @@ describe("HeldTasks", () => {
     await held.sweep(t0 + 1_000);
     expect(gone.task.controller.signal.reason).toBe(STEP_FINISHED);
     expect(running.task.controller.signal.aborted).toBe(false);
+  });
+
+  test("ended runs stop their running steps, not an ON_COMPLETE task of the same run", () => {
+    const { held, add } = setup({ keepAliveMs: 10_000 });
+    const now = Date.now();
+    const a = add("a", now, "run-1");
+    const b = add("b", now, "run-1");
+    const hook = add("hook", now, "run-1", StepKind.ON_COMPLETE);
+    const other = add("other", now, "run-2");
+    expect(held.runsEnded(["run-1", "run-unknown"])).toBe(2);
+    expect([a, b].map((t) => t.task.controller.signal.reason)).toEqual([STEP_FINISHED, STEP_FINISHED]);
+    expect(hook.task.controller.signal.aborted).toBe(false);
+    expect(other.task.controller.signal.aborted).toBe(false);
+    // Acked tasks leave the run's index: a second notice finds nothing.
+    held.ack(a.task);
+    held.ack(b.task);
+    expect(held.runsEnded(["run-1"])).toBe(0);
   });
 });

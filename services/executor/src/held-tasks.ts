@@ -7,7 +7,7 @@
 // dispatched or last heartbeated. Each heartbeat is an update of the step's row, so steps that
 // end well within the timeout (most) never send one.
 import type { JsMsg } from "@nats-io/jetstream";
-import type { StepTask } from "@weft/contracts";
+import { StepKind, type StepTask } from "@weft/contracts";
 import type { Logger } from "@weft/runtime";
 
 /** Abort reason when the journal reports the step finished (canceled, stale): stop and ack. */
@@ -39,6 +39,8 @@ const HEARTBEAT_CHUNK = 2_000;
 
 export class HeldTasks {
   private readonly tasks = new Set<HeldTask>();
+  /** The held tasks of each run, for the journal's notices of ended runs. */
+  private readonly byRun = new Map<string, Set<HeldTask>>();
   private heldBytes = 0;
   private readonly changeWaiters = new Set<() => void>();
   private readonly removeListeners: (() => void)[] = [];
@@ -81,7 +83,33 @@ export class HeldTasks {
     };
     this.tasks.add(held);
     this.heldBytes += held.bytes;
+    let ofRun = this.byRun.get(task.runId);
+    if (!ofRun) {
+      ofRun = new Set();
+      this.byRun.set(task.runId, ofRun);
+    }
+    ofRun.add(held);
     return held;
+  }
+
+  /**
+   * The journal ended these runs (a completion, a failure, a cancel), which canceled their running
+   * steps: their handlers are aborted and their tasks acked unrecorded (STEP_FINISHED), at once
+   * rather than at their next heartbeat. Not ON_COMPLETE tasks: the end of their run is what
+   * made them. Returns how many handlers were aborted.
+   */
+  runsEnded(runIds: Iterable<string>): number {
+    let aborted = 0;
+    for (const runId of runIds) {
+      const ofRun = this.byRun.get(runId);
+      if (!ofRun) continue;
+      for (const held of ofRun) {
+        if (held.task.kind === StepKind.ON_COMPLETE || held.controller.signal.aborted) continue;
+        held.controller.abort(STEP_FINISHED);
+        aborted++;
+      }
+    }
+    return aborted;
   }
 
   /** The result is durable (or the step is known finished): remove the task from the stream. */
@@ -205,6 +233,9 @@ export class HeldTasks {
   private remove(held: HeldTask): boolean {
     if (!this.tasks.delete(held)) return false;
     this.heldBytes -= held.bytes;
+    const ofRun = this.byRun.get(held.task.runId);
+    ofRun?.delete(held);
+    if (ofRun?.size === 0) this.byRun.delete(held.task.runId);
     for (const wake of [...this.changeWaiters]) wake();
     for (const fn of this.removeListeners) fn();
     return true;

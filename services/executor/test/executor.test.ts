@@ -4,7 +4,7 @@
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { decodePayload, StepKind } from "@weft/contracts";
-import { taskStream } from "@weft/runtime";
+import { runEndsSubject, taskStream } from "@weft/runtime";
 import {
   type App,
   defineApp,
@@ -420,6 +420,36 @@ describe("keep-alive and leases", () => {
     await expect.poll(() => aborted).toBe(true);
     await expect.poll(() => consumerState(nc, prefix, 0)).toMatchObject({ pending: 0, ackPending: 0 });
     expect(journal.recorded.size).toBe(0);
+  });
+
+  test("a run the journal ends stops its running step at once (its run-end notice), acked unrecorded", async () => {
+    let aborted = false;
+    const long = defineStep({
+      name: "long",
+      kind: "action",
+      handler: (_: null, ctx) =>
+        new Promise((resolve) => {
+          ctx.signal.addEventListener("abort", () => {
+            aborted = true;
+            resolve("aborted");
+          });
+        }),
+    });
+    // Heartbeats every 10 s: a stop within expect.poll's second is the notice's doing.
+    await start(appOf([long]), { keepAliveMs: 10_000 });
+    const task = makeTask({ stepName: "long", kind: StepKind.ACTION });
+    await publishTasks(nc, prefix, [task]);
+    await expect.poll(() => consumerState(nc, prefix, 0)).toMatchObject({ ackPending: 1 });
+    // Another run's end changes nothing.
+    nc.publish(runEndsSubject(prefix), new TextEncoder().encode("0190ffff-0000-7000-8000-000000000001"));
+    await nc.flush();
+    await new Promise((r) => setTimeout(r, 200));
+    expect(aborted).toBe(false);
+    nc.publish(runEndsSubject(prefix), new TextEncoder().encode(`0190ffff-0000-7000-8000-000000000002 ${task.runId}`));
+    await expect.poll(() => aborted).toBe(true);
+    await expect.poll(() => consumerState(nc, prefix, 0)).toMatchObject({ pending: 0, ackPending: 0 });
+    expect(journal.recorded.size).toBe(0);
+    expect(journal.heartbeats).toEqual([]);
   });
 
   test("working(), fitted to the consumer's ack_wait, keeps a long task from being redelivered", async () => {

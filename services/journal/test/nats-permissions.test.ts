@@ -1,13 +1,22 @@
 // deploy/nats/auth.conf, exactly as shipped, on a private nats-server: the journal's user creates
 // the task stream and publishes tasks; the executor's user pulls and acks its shard consumer but
-// cannot publish a task or delete the stream; the coordinator's user gets wake-ups and nothing
+// cannot publish a task or delete the stream, and hears run ends but not run changes; the
+// coordinator's user gets wake-ups and nothing
 // else; anonymous and unknown connections are refused.
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { connectNats, shardConsumer, taskStream, taskSubject, wakeSubject } from "@weft/runtime";
+import {
+  connectNats,
+  runChangesSubject,
+  runEndsSubject,
+  shardConsumer,
+  taskStream,
+  taskSubject,
+  wakeSubject,
+} from "@weft/runtime";
 import { type PrivateNatsServer, startNatsServer } from "@weft/testkit";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { ensureTaskStream } from "../src/task-stream.ts";
@@ -92,14 +101,19 @@ describe("NATS users and subject permissions (deploy/nats/auth.conf)", () => {
     expect(await lastSeq(await as("journal"))).toBe(1);
   });
 
-  test("executor: cannot delete the stream or read run notices", async () => {
+  test("executor: cannot delete the stream or read run changes; hears run ends", async () => {
     const nc = await as("executor");
     const jsm = await jetstreamManager(nc, { timeout: 1_000, checkAPI: false });
     await expect(jsm.streams.delete(taskStream(PREFIX))).rejects.toThrow();
     const violation = nextViolation(nc);
-    nc.subscribe(`${PREFIX}.run.>`);
-    expect(await violation).toMatch(/Permissions Violation for Subscription to "weft\.run\.>"/);
+    nc.subscribe(runChangesSubject(PREFIX));
+    expect(await violation).toMatch(/Permissions Violation for Subscription to "weft\.run\.changes"/);
     expect(await lastSeq(await as("journal"))).toBe(1);
+    // The ends of runs, which stop their running steps.
+    const ends = nc.subscribe(runEndsSubject(PREFIX), { max: 1 });
+    await nc.flush();
+    (await as("journal")).publish(runEndsSubject(PREFIX), new TextEncoder().encode("run-1"));
+    for await (const m of ends) expect(new TextDecoder().decode(m.data)).toBe("run-1");
   });
 
   test("coordinator: receives wake-ups; may publish nothing", async () => {
