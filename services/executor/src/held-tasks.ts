@@ -96,7 +96,10 @@ export class HeldTasks {
    * The journal ended these runs (a completion, a failure, a cancel), which canceled their running
    * steps: their handlers are aborted and their tasks acked unrecorded (STEP_FINISHED), at once
    * rather than at their next heartbeat. Not ON_COMPLETE tasks: the end of their run is what
-   * made them. Returns how many handlers were aborted.
+   * made them. A notice names runs, not generations: one that arrived after the run was reset
+   * and a task of its new generation had reached this executor would stop that task too; its step
+   * stays running in the journal, whose sweeper dispatches it again after the dispatch timeout.
+   * Returns how many handlers were aborted.
    */
   runsEnded(runIds: Iterable<string>): number {
     let aborted = 0;
