@@ -398,43 +398,38 @@ describe("drain", () => {
   });
 });
 
+/** An action `long` that runs until its signal aborts; `aborted()` says whether it did. */
+function stepUntilAborted() {
+  let aborted = false;
+  const long = defineStep({
+    name: "long",
+    kind: "action",
+    handler: (_: null, ctx) =>
+      new Promise((resolve) => {
+        ctx.signal.addEventListener("abort", () => {
+          aborted = true;
+          resolve("aborted");
+        });
+      }),
+  });
+  return { long, aborted: () => aborted };
+}
+
 describe("keep-alive and leases", () => {
   test("long steps are heartbeated; a step the journal reports finished is aborted and acked unrecorded", async () => {
-    let aborted = false;
-    const long = defineStep({
-      name: "long",
-      kind: "action",
-      handler: (_: null, ctx) =>
-        new Promise((resolve) => {
-          ctx.signal.addEventListener("abort", () => {
-            aborted = true;
-            resolve("aborted");
-          });
-        }),
-    });
+    const { long, aborted } = stepUntilAborted();
     await start(appOf([long]), { keepAliveMs: 200 });
     const task = makeTask({ stepName: "long" });
     await publishTasks(nc, prefix, [task]);
     await expect.poll(() => journal.heartbeats.flat()).toContain(task.stepId);
     journal.finished.add(task.stepId);
-    await expect.poll(() => aborted).toBe(true);
+    await expect.poll(aborted).toBe(true);
     await expect.poll(() => consumerState(nc, prefix, 0)).toMatchObject({ pending: 0, ackPending: 0 });
     expect(journal.recorded.size).toBe(0);
   });
 
   test("a run the journal ends stops its running step at once (its run-end notice), acked unrecorded", async () => {
-    let aborted = false;
-    const long = defineStep({
-      name: "long",
-      kind: "action",
-      handler: (_: null, ctx) =>
-        new Promise((resolve) => {
-          ctx.signal.addEventListener("abort", () => {
-            aborted = true;
-            resolve("aborted");
-          });
-        }),
-    });
+    const { long, aborted } = stepUntilAborted();
     // Heartbeats every 10 s: a stop within expect.poll's second is the notice's doing.
     await start(appOf([long]), { keepAliveMs: 10_000 });
     const task = makeTask({ stepName: "long", kind: StepKind.ACTION });
@@ -444,9 +439,9 @@ describe("keep-alive and leases", () => {
     nc.publish(runEndsSubject(prefix), new TextEncoder().encode("0190ffff-0000-7000-8000-000000000001"));
     await nc.flush();
     await new Promise((r) => setTimeout(r, 200));
-    expect(aborted).toBe(false);
+    expect(aborted()).toBe(false);
     nc.publish(runEndsSubject(prefix), new TextEncoder().encode(`0190ffff-0000-7000-8000-000000000002 ${task.runId}`));
-    await expect.poll(() => aborted).toBe(true);
+    await expect.poll(aborted).toBe(true);
     await expect.poll(() => consumerState(nc, prefix, 0)).toMatchObject({ pending: 0, ackPending: 0 });
     expect(journal.recorded.size).toBe(0);
     expect(journal.heartbeats).toEqual([]);
