@@ -90,9 +90,9 @@ export async function startExecutor(options: StartExecutorOptions): Promise<Runn
   // An older journal does not say (0): steps are heartbeated at the keep-alive.
   if (registered.dispatchTimeoutMs > 0) held.fitDispatchTimeout(registered.dispatchTimeoutMs);
   held.start();
-  // The journal's notices of ended runs (a cancel, a failure, a completion) stop their running
-  // steps at once; heartbeats still find them when a notice is lost or this NATS user may not
-  // subscribe to them.
+  // The journal's notices of ended runs (a cancel, a failure, a completion) get the held steps of
+  // those runs checked at once, and the finished ones stopped; heartbeats still find them when a
+  // notice is lost or this NATS user may not subscribe to them.
   const runEndText = new TextDecoder();
   nc.subscribe(runEndsSubject(config.prefix), {
     callback: (err, msg) => {
@@ -100,8 +100,9 @@ export async function startExecutor(options: StartExecutorOptions): Promise<Runn
         logger.warn({ err }, "no run-end notices: running steps of ended runs stop at their next heartbeat");
         return;
       }
-      const aborted = held.runsEnded(runEndText.decode(msg.data).split(" "));
-      if (aborted > 0) logger.debug({ aborted }, "stopped the running steps of ended runs");
+      void held.runsEnded(runEndText.decode(msg.data).split(" ")).then((aborted) => {
+        if (aborted > 0) logger.debug({ aborted }, "stopped the running steps of ended runs");
+      });
     },
   });
   const flusher = new ResultFlusher({

@@ -116,20 +116,35 @@ describe("HeldTasks", () => {
     expect(running.task.controller.signal.aborted).toBe(false);
   });
 
-  test("ended runs stop their running steps, not an ON_COMPLETE task of the same run", () => {
-    const { held, add } = setup({ keepAliveMs: 10_000 });
+  test("an ended run's held steps are checked with the journal at once; those it reports finished stop", async () => {
+    // The journal reports a and b finished (canceled with their run), not the hook (an ON_COMPLETE
+    // task the end made) nor c (a task of a generation a reset started after the end).
+    const { held, heartbeats, add } = setup({ keepAliveMs: 10_000, finished: ["a", "b"] });
     const now = Date.now();
     const a = add("a", now, "run-1");
     const b = add("b", now, "run-1");
     const hook = add("hook", now, "run-1", StepKind.ON_COMPLETE);
+    const c = add("c", now, "run-3");
     const other = add("other", now, "run-2");
-    expect(held.runsEnded(["run-1", "run-unknown"])).toBe(2);
+    expect(await held.runsEnded(["run-1", "run-3", "run-unknown"])).toBe(2);
+    expect(heartbeats).toEqual([["a", "b", "hook", "c"]]);
     expect([a, b].map((t) => t.task.controller.signal.reason)).toEqual([STEP_FINISHED, STEP_FINISHED]);
-    expect(hook.task.controller.signal.aborted).toBe(false);
-    expect(other.task.controller.signal.aborted).toBe(false);
-    // Acked tasks leave the run's index: a second notice finds nothing.
+    for (const t of [hook, c, other]) expect(t.task.controller.signal.aborted).toBe(false);
+    // Acked tasks leave the run's index: a second notice asks only about what is still held.
     held.ack(a.task);
     held.ack(b.task);
-    expect(held.runsEnded(["run-1"])).toBe(0);
+    expect(await held.runsEnded(["run-1"])).toBe(0);
+    expect(heartbeats.at(-1)).toEqual(["hook"]);
+    // A run with nothing held costs no call.
+    expect(await held.runsEnded(["run-unknown"])).toBe(0);
+    expect(heartbeats).toHaveLength(2);
+  });
+
+  test("a failed check of an ended run's steps stops nothing (the next heartbeat asks again)", async () => {
+    const { held, add, failHeartbeats } = setup({ keepAliveMs: 10_000, finished: ["a"] });
+    const a = add("a", Date.now(), "run-1");
+    failHeartbeats(true);
+    expect(await held.runsEnded(["run-1"])).toBe(0);
+    expect(a.task.controller.signal.aborted).toBe(false);
   });
 });

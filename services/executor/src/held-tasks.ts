@@ -7,7 +7,7 @@
 // dispatched or last heartbeated. Each heartbeat is an update of the step's row, so steps that
 // end well within the timeout (most) never send one.
 import type { JsMsg } from "@nats-io/jetstream";
-import { StepKind, type StepTask } from "@weft/contracts";
+import type { StepTask } from "@weft/contracts";
 import type { Logger } from "@weft/runtime";
 
 /** Abort reason when the journal reports the step finished (canceled, stale): stop and ack. */
@@ -93,24 +93,34 @@ export class HeldTasks {
   }
 
   /**
-   * The journal ended these runs (a completion, a failure, a cancel), which canceled their running
-   * steps: their handlers are aborted and their tasks acked unrecorded (STEP_FINISHED), at once
-   * rather than at their next heartbeat. Not ON_COMPLETE tasks: the end of their run is what
-   * made them. A notice names runs, not generations: one that arrived after the run was reset
-   * and a task of its new generation had reached this executor would stop that task too; its step
-   * stays running in the journal, whose sweeper dispatches it again after the dispatch timeout.
-   * Returns how many handlers were aborted.
+   * The journal ended these runs (a completion, a failure, a cancel; its notices name runs, not
+   * steps or generations): asks it at once, with one HeartbeatSteps call, which of the held steps
+   * of those runs are finished, and aborts those (STEP_FINISHED: acked unrecorded), rather than at
+   * their next heartbeat. The journal's answer is what decides: a task of a generation a reset
+   * started after the end, or an ON_COMPLETE task the end made, keeps running. A failed call
+   * leaves it to the next heartbeat. Returns how many handlers were aborted.
    */
-  runsEnded(runIds: Iterable<string>): number {
-    let aborted = 0;
+  async runsEnded(runIds: Iterable<string>, now = Date.now()): Promise<number> {
+    const candidates: HeldTask[] = [];
     for (const runId of runIds) {
-      const ofRun = this.byRun.get(runId);
-      if (!ofRun) continue;
-      for (const held of ofRun) {
-        if (held.task.kind === StepKind.ON_COMPLETE || held.controller.signal.aborted) continue;
-        held.controller.abort(STEP_FINISHED);
-        aborted++;
+      for (const held of this.byRun.get(runId) ?? []) {
+        if (!held.controller.signal.aborted) candidates.push(held);
       }
+    }
+    if (candidates.length === 0) return 0;
+    let finished: Set<string>;
+    try {
+      finished = new Set(await this.options.heartbeat(candidates.map((h) => h.task.stepId)));
+    } catch (err) {
+      this.options.logger.warn({ err }, "checking the steps of ended runs failed; their next heartbeat will");
+      return 0;
+    }
+    let aborted = 0;
+    for (const held of candidates) {
+      held.lastHeartbeatAt = now;
+      if (!finished.has(held.task.stepId) || held.controller.signal.aborted) continue;
+      held.controller.abort(STEP_FINISHED);
+      aborted++;
     }
     return aborted;
   }
