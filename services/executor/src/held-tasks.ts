@@ -108,9 +108,12 @@ export class HeldTasks {
       }
     }
     if (candidates.length === 0) return 0;
-    let finished: Set<string>;
+    const finished = new Set<string>();
     try {
-      finished = new Set(await this.options.heartbeat(candidates.map((h) => h.task.stepId)));
+      for (let i = 0; i < candidates.length; i += HEARTBEAT_CHUNK) {
+        const chunk = candidates.slice(i, i + HEARTBEAT_CHUNK).map((h) => h.task.stepId);
+        for (const id of await this.options.heartbeat(chunk)) finished.add(id);
+      }
     } catch (err) {
       this.options.logger.warn({ err }, "checking the steps of ended runs failed; their next heartbeat will");
       return 0;
