@@ -13,9 +13,17 @@ export const wakeSubject = (prefix: string) => `${prefix}.wake`;
 export const runChangesSubject = (prefix: string) => `${prefix}.run.changes`;
 /**
  * Core NATS: "these runs ended" (completed, failed or canceled), for watches of the final state
- * only. The same body as the change notice; the runs are named in the change notice too.
+ * only (and executors, to stop the running steps of ended runs). The same body as the change
+ * notice; the runs are named in the change notice too.
  */
 export const runEndsSubject = (prefix: string) => `${prefix}.run.ends`;
+
+const noticeEncoder = new TextEncoder();
+const noticeDecoder = new TextDecoder();
+/** The body of a run notice (`run.changes`, `run.ends`): the run ids, separated by spaces. */
+export const encodeRunIds = (runIds: readonly string[]): Uint8Array => noticeEncoder.encode(runIds.join(" "));
+/** The run ids a run notice names. */
+export const decodeRunIds = (body: Uint8Array): string[] => noticeDecoder.decode(body).split(" ");
 /** Core NATS: rate-limit notices shared by all executors. */
 export const rateLimitSubject = (prefix: string) => `${prefix}.ratelimit`;
 

@@ -8,7 +8,15 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { SpanKind } from "@opentelemetry/api";
 import { StepKind as ProtoStepKind, WorkerRole } from "@weft/contracts";
-import { bearerInterceptor, connectNats, type Logger, runEndsSubject, startServer, taskStream } from "@weft/runtime";
+import {
+  bearerInterceptor,
+  connectNats,
+  decodeRunIds,
+  type Logger,
+  runEndsSubject,
+  startServer,
+  taskStream,
+} from "@weft/runtime";
 import type { App, StepKind } from "@weft/sdk";
 import { clientTraceInterceptor, metricsHandler } from "@weft/telemetry";
 import { Backpressure } from "./backpressure.ts";
@@ -93,14 +101,13 @@ export async function startExecutor(options: StartExecutorOptions): Promise<Runn
   // The journal's notices of ended runs (a cancel, a failure, a completion) get the held steps of
   // those runs checked at once, and the finished ones stopped; heartbeats still find them when a
   // notice is lost or this NATS user may not subscribe to them.
-  const runEndText = new TextDecoder();
   nc.subscribe(runEndsSubject(config.prefix), {
     callback: (err, msg) => {
       if (err) {
         logger.warn({ err }, "no run-end notices: running steps of ended runs stop at their next heartbeat");
         return;
       }
-      void held.runsEnded(runEndText.decode(msg.data).split(" ")).then((aborted) => {
+      void held.runsEnded(decodeRunIds(msg.data)).then((aborted) => {
         if (aborted > 0) logger.debug({ aborted }, "stopped the running steps of ended runs");
       });
     },

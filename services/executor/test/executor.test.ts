@@ -4,7 +4,7 @@
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { decodePayload, StepKind } from "@weft/contracts";
-import { runEndsSubject, taskStream } from "@weft/runtime";
+import { encodeRunIds, runEndsSubject, taskStream } from "@weft/runtime";
 import {
   type App,
   defineApp,
@@ -435,7 +435,7 @@ describe("keep-alive and leases", () => {
     const task = makeTask({ stepName: "long", kind: StepKind.ACTION });
     await publishTasks(nc, prefix, [task]);
     await expect.poll(() => consumerState(nc, prefix, 0)).toMatchObject({ ackPending: 1 });
-    const notice = (ids: string) => nc.publish(runEndsSubject(prefix), new TextEncoder().encode(ids));
+    const notice = (...runIds: string[]) => nc.publish(runEndsSubject(prefix), encodeRunIds(runIds));
     // Another run's end changes nothing, and costs no call.
     notice("0190ffff-0000-7000-8000-000000000001");
     await nc.flush();
@@ -448,7 +448,7 @@ describe("keep-alive and leases", () => {
     expect(aborted()).toBe(false);
     // The journal canceled it with its run: stopped, acked, nothing recorded.
     journal.finished.add(task.stepId);
-    notice(`0190ffff-0000-7000-8000-000000000002 ${task.runId}`);
+    notice("0190ffff-0000-7000-8000-000000000002", task.runId);
     await expect.poll(aborted).toBe(true);
     await expect.poll(() => consumerState(nc, prefix, 0)).toMatchObject({ pending: 0, ackPending: 0 });
     expect(journal.recorded.size).toBe(0);

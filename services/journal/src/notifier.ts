@@ -7,12 +7,10 @@
 // fallback read. `RunWatches` is the listening side: each replica subscribes to a subject while it
 // serves a watch that needs it, and hands each notice to the watches of the runs it names.
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
-import { runChangesSubject, runEndsSubject, wakeSubject } from "@weft/runtime";
+import { decodeRunIds, encodeRunIds, runChangesSubject, runEndsSubject, wakeSubject } from "@weft/runtime";
 
 /** Run ids per notice: 16,000 of 36 characters and a space, well under NATS's 1 MiB payload. */
 const IDS_PER_NOTICE = 16_000;
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 
 export class Notifier {
   private readonly nc: NatsConnection;
@@ -39,7 +37,7 @@ export class Notifier {
   private publishIds(subject: string, runIds: Iterable<string>): void {
     const ids = [...new Set(runIds)];
     for (let i = 0; i < ids.length; i += IDS_PER_NOTICE) {
-      const body = encoder.encode(ids.slice(i, i + IDS_PER_NOTICE).join(" "));
+      const body = encodeRunIds(ids.slice(i, i + IDS_PER_NOTICE));
       this.safely(() => this.nc.publish(subject, body));
     }
   }
@@ -95,7 +93,7 @@ class NoticeListeners {
 
   private deliver(data: Uint8Array): void {
     if (this.byRun.size === 0) return;
-    for (const id of decoder.decode(data).split(" ")) {
+    for (const id of decodeRunIds(data)) {
       const watchers = this.byRun.get(id);
       if (watchers) for (const notify of watchers) notify();
     }
