@@ -2,8 +2,9 @@
 // no call in flight a result goes at the end of the event-loop turn it arrived in (setImmediate,
 // no timer), together with every other result of that turn (steps of one parallel fan-out that
 // finish together); while calls are in flight results pile up and the next call carries them
-// all. Batches are split by count and bytes; a second call starts only for a full batch. Tasks are acked only after their call returned; a failed call is retried with
-// backoff until it succeeds or the executor stops (then the tasks stay unacked and are redelivered).
+// all. Batches are split by count and bytes; a second call starts only for a full batch. Tasks
+// are acked only after their call returned; a failed call is retried with backoff until it
+// succeeds or the executor stops (then the tasks stay unacked and are redelivered).
 // Each batch is sent under a `flush` span (the RecordResultBatch client span and the ack batch are
 // its children; the journal's span of the call links every execution the batch carries, from the
 // results' traceparents); retries are its events.

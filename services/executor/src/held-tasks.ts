@@ -19,7 +19,6 @@ export interface HeldTask {
   readonly msg: JsMsg;
   readonly task: StepTask;
   readonly bytes: number;
-  readonly receivedAt: number;
   lastWorkingAt: number;
   /** When the journal last heard of the step: its dispatch (the message's publish), then each heartbeat. */
   lastHeartbeatAt: number;
@@ -74,7 +73,6 @@ export class HeldTasks {
       msg,
       task,
       bytes: msg.data.length,
-      receivedAt: now,
       lastWorkingAt: now,
       // The journal's dispatch clock started at the publish: a task that waited in the stream
       // has used part of its timeout already.
@@ -108,24 +106,12 @@ export class HeldTasks {
       }
     }
     if (candidates.length === 0) return 0;
-    const finished = new Set<string>();
     try {
-      for (let i = 0; i < candidates.length; i += HEARTBEAT_CHUNK) {
-        const chunk = candidates.slice(i, i + HEARTBEAT_CHUNK).map((h) => h.task.stepId);
-        for (const id of await this.options.heartbeat(chunk)) finished.add(id);
-      }
+      return await this.heartbeat(candidates, now);
     } catch (err) {
       this.options.logger.warn({ err }, "checking the steps of ended runs failed; their next heartbeat will");
       return 0;
     }
-    let aborted = 0;
-    for (const held of candidates) {
-      held.lastHeartbeatAt = now;
-      if (!finished.has(held.task.stepId) || held.controller.signal.aborted) continue;
-      held.controller.abort(STEP_FINISHED);
-      aborted++;
-    }
-    return aborted;
   }
 
   /** The result is durable (or the step is known finished): remove the task from the stream. */
@@ -212,7 +198,7 @@ export class HeldTasks {
   }
 
   /** One keep-alive pass; public for tests. */
-  sweep(now = Date.now()): Promise<void> {
+  async sweep(now = Date.now()): Promise<void> {
     const { keepAliveMs, heartbeatMs } = this;
     const due: HeldTask[] = [];
     for (const held of this.tasks) {
@@ -222,28 +208,36 @@ export class HeldTasks {
       }
       if (now - held.lastHeartbeatAt >= heartbeatMs) due.push(held);
     }
-    if (due.length === 0 || this.heartbeating) return Promise.resolve();
-    return this.heartbeat(due, now);
-  }
-
-  private async heartbeat(due: HeldTask[], now: number): Promise<void> {
+    if (due.length === 0 || this.heartbeating) return;
     this.heartbeating = true;
     try {
-      for (let i = 0; i < due.length; i += HEARTBEAT_CHUNK) {
-        const chunk = due.slice(i, i + HEARTBEAT_CHUNK);
-        const finished = new Set(await this.options.heartbeat(chunk.map((h) => h.task.stepId)));
-        for (const held of chunk) {
-          // A failed call leaves the clocks as they were: the next sweep sends these again.
-          held.lastHeartbeatAt = now;
-          if (finished.has(held.task.stepId)) held.controller.abort(STEP_FINISHED);
-        }
-      }
+      await this.heartbeat(due, now);
     } catch (err) {
       // The next sweep tries again; the sweeper may republish meanwhile, which is harmless.
       this.options.logger.warn({ err }, "step heartbeat failed");
     } finally {
       this.heartbeating = false;
     }
+  }
+
+  /**
+   * HeartbeatSteps for these tasks, in chunks: each answered chunk restarts its tasks' heartbeat
+   * clocks (a failed call leaves them, and throws), and the steps the journal reports finished
+   * are aborted (STEP_FINISHED). Returns how many were aborted.
+   */
+  private async heartbeat(tasks: readonly HeldTask[], now: number): Promise<number> {
+    let aborted = 0;
+    for (let i = 0; i < tasks.length; i += HEARTBEAT_CHUNK) {
+      const chunk = tasks.slice(i, i + HEARTBEAT_CHUNK);
+      const finished = new Set(await this.options.heartbeat(chunk.map((h) => h.task.stepId)));
+      for (const held of chunk) {
+        held.lastHeartbeatAt = now;
+        if (!finished.has(held.task.stepId) || held.controller.signal.aborted) continue;
+        held.controller.abort(STEP_FINISHED);
+        aborted++;
+      }
+    }
+    return aborted;
   }
 
   private remove(held: HeldTask): boolean {
