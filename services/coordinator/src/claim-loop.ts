@@ -14,7 +14,15 @@ import { type ClaimedRun, type StreamClaimsRequest, type Turn, TurnStatus } from
 import type { Logger, Loop } from "@weft/runtime";
 import type { App } from "@weft/sdk";
 import { ExecutionCache, FullJournalNeededError } from "@weft/sdk/workflow";
-import { context, contextFromTraceparent, currentTraceparent, type Link, SpanStatusCode, trace } from "@weft/telemetry";
+import {
+  context,
+  contextFromTraceparent,
+  currentTraceparent,
+  type Link,
+  SpanStatusCode,
+  spanContextOf,
+  trace,
+} from "@weft/telemetry";
 import type { JournalClient } from "./journal-client.ts";
 import type { CoordinatorMetrics } from "./metrics.ts";
 import { newestClaims, replayInput, turnOf } from "./turn.ts";
@@ -276,7 +284,7 @@ export class ClaimLoop implements Loop {
         }
         if (!turn || turn === "full") continue;
         turns.push(turn);
-        const spanContext = trace.getSpanContext(contextFromTraceparent(turn.traceparent));
+        const spanContext = spanContextOf(turn.traceparent);
         if (spanContext) links.push({ context: spanContext });
       }
       if (turns.length === 0) return false;
@@ -375,7 +383,6 @@ export class ClaimLoop implements Loop {
       `turn ${run?.workflowName ?? "?"}`,
       {
         attributes: {
-          "weft.run.id": run?.id ?? "",
           "weft.run.steps": claimed.steps.length,
           "weft.claim": claimed.claim,
           "weft.claim.partial": claimed.partial,

@@ -19,7 +19,7 @@ import {
   trace,
 } from "@opentelemetry/api";
 import { StepKind, type StepTask } from "@weft/contracts";
-import { extractContext } from "@weft/telemetry";
+import { extractContext, formatTraceparent } from "@weft/telemetry";
 
 export const tracer = trace.getTracer("weft.executor");
 
@@ -51,9 +51,7 @@ const KIND_NAMES: Record<number, string> = {
 /** W3C traceparent of a span, "" when it has no valid context (tracing off). */
 export function traceparentOf(span: Span | SpanContext | undefined): string {
   if (!span) return "";
-  const sc = "spanContext" in span ? span.spanContext() : span;
-  if (!trace.isSpanContextValid(sc)) return "";
-  return `00-${sc.traceId}-${sc.spanId}-${(sc.traceFlags & 0xff).toString(16).padStart(2, "0")}`;
+  return formatTraceparent("spanContext" in span ? span.spanContext() : span);
 }
 
 /** The span context of a span worth linking to, or undefined. */
@@ -71,18 +69,15 @@ export function startExecutionSpan(msg: JsMsg, task: StepTask, receive: SpanCont
   if (!tracingEnabled()) return NO_SPAN;
   const parent: Context = msg.headers ? extractContext(msg.headers) : ROOT_CONTEXT;
   const msgId = msg.headers?.get("Nats-Msg-Id") || `${task.stepId}.${task.dispatch}`;
-  // What an operator filters by; the rest is on the publish and turn spans of the same trace (each
-  // attribute costs the SDK's checks and the exporter's encoding, per step).
+  // What an operator filters by; the step's name is in the span's, the run's id on the trace's
+  // root (each attribute costs the SDK's checks and the exporter's encoding, per step).
   const attributes: Attributes = {
     "messaging.system": "nats",
-    "messaging.operation.type": "process",
     "messaging.operation.name": "execute",
     "messaging.destination.name": msg.subject,
     "messaging.message.id": msgId,
     "weft.step.id": task.stepId,
-    "weft.step.name": task.stepName,
     "weft.step.kind": KIND_NAMES[task.kind] ?? "unspecified",
-    "weft.run.id": task.runId,
   };
   try {
     attributes["weft.task.delivery_count"] = msg.info.deliveryCount;

@@ -105,13 +105,10 @@ export class TaskPublisher {
         kind: SpanKind.PRODUCER,
         attributes: {
           "messaging.system": "nats",
-          "messaging.operation.type": "send",
           "messaging.operation.name": "publish",
           "messaging.destination.name": subject,
           "messaging.message.id": msgID,
           "weft.step.id": step.id,
-          "weft.run.id": step.run_id,
-          "weft.step.kind": step.kind,
         },
       },
       contextFromTraceparent(step.traceparent ?? undefined),

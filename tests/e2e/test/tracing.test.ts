@@ -101,9 +101,24 @@ describe("one trace per workflow run", () => {
     );
     const start = spans.find((s) => s.service === "weft-journal" && s.parentSpanId === pipeline.spanId);
     expect(start?.name).toMatch(/StartWorkflow/);
-    const turns = named(spans, /^turn /).filter((s) => s.service === "weft-coordinator");
+    const turns = named(spans, /^turn /)
+      .filter((s) => s.service === "weft-coordinator")
+      .sort((a, b) => a.startMs - b.startMs);
+    const turnAttributes = new Set([
+      "weft.run.steps",
+      "weft.claim",
+      "weft.claim.partial",
+      "weft.turn.new_steps",
+      "weft.turn.completes",
+    ]);
     expect(turns.length).toBeGreaterThanOrEqual(3);
-    for (const turn of turns) expect(turn.parentSpanId).toBe(start?.spanId);
+    for (const turn of turns) {
+      expect(turn.parentSpanId).toBe(start?.spanId);
+      // A turn's own figures only: the run's id is on the trace's root.
+      expect(Object.keys(turn.attributes).filter((k) => !turnAttributes.has(k))).toEqual([]);
+      expect(Number(turn.attributes["weft.claim"])).toBeGreaterThanOrEqual(1);
+    }
+    expect(turns.at(-1)?.attributes["weft.turn.completes"]).toBe("completed");
     const turnIds = new Set(turns.map((t) => t.spanId));
     const publishes = named(spans, /^publish /).filter((s) => s.service === "weft-journal");
     expect(publishes.map((p) => p.name).sort()).toEqual(
