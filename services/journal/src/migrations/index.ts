@@ -5,6 +5,7 @@ import * as m010 from "./010-versions-and-patches.ts";
 import * as m020 from "./020-retention-index.ts";
 import * as m030 from "./030-namespaces.ts";
 import * as m070 from "./070-incremental-claims.ts";
+import * as m080 from "./080-steps-without-run-foreign-key.ts";
 
 const migrations: Record<string, Migration> = {
   "001-initial-schema": m001,
@@ -12,6 +13,7 @@ const migrations: Record<string, Migration> = {
   "020-retention-index": m020,
   "030-namespaces": m030,
   "070-incremental-claims": m070,
+  "080-steps-without-run-foreign-key": m080,
 };
 
 export const migrationProvider: MigrationProvider = {

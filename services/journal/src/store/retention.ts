@@ -15,8 +15,8 @@ export interface DeletedCounts {
 /**
  * Deletes up to `batch` finished runs whose end is older than `ageMs`, oldest first, with their
  * steps and events. Rows another transaction holds are skipped (SKIP LOCKED), so the job never
- * waits on the hot path. Steps and events are deleted by set (not row by row through the foreign
- * keys' cascade); the cascade then finds nothing left.
+ * waits on the hot path. Steps and events are deleted by set: steps have no foreign key to their
+ * run (migration 080), so this is what deletes them; events' cascade then finds nothing left.
  */
 export async function deleteFinishedRuns(db: Db, ageMs: number, batch: number): Promise<DeletedCounts> {
   const { rows } = await sql<{ runs: number; steps: number; events: number }>`
