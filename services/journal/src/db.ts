@@ -97,6 +97,8 @@ export interface Database {
   >;
   steps: Defaulted<StepRow, "attempt" | "dispatch" | "created_at">;
   events: Defaulted<EventRow, "created_at">;
+  /** Written by triggers on runs (migration 090): the newest-first listing, one row per run. */
+  run_listing: { namespace: string; created_at: Date; id: string };
   workflow_defs: { name: string; has_on_complete: boolean; app_version: string | null; updated_at?: Date };
   shard_leases: { shard: number; owner: string | null; token: string; expires_at: Date | null };
   executors: { id: string; last_seen: Date };

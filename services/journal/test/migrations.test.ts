@@ -20,7 +20,10 @@ test("a database without 030-namespaces but with later migrations gets it", asyn
   const db = openDatabase(database.url, 1);
   try {
     const all = await migrationProvider.getMigrations();
-    const withoutTenancy = Object.fromEntries(Object.entries(all).filter(([name]) => name !== "030-namespaces"));
+    // 090 builds on 030's namespace column, so it cannot have run before it.
+    const withoutTenancy = Object.fromEntries(
+      Object.entries(all).filter(([name]) => name !== "030-namespaces" && name !== "090-run-listing"),
+    );
     const older = new Migrator({
       db: db as unknown as Kysely<unknown>,
       provider: { getMigrations: async () => withoutTenancy },

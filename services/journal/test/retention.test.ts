@@ -74,18 +74,22 @@ const hotPath: Record<string, string> = {
   "timers (nextTimerDue)": `
     SELECT least((SELECT min(wake_at) FROM steps WHERE status = 'running' AND kind = 'sleep'),
                  (SELECT min(timeout_at) FROM steps WHERE status = 'running' AND kind = 'event' AND timeout_at IS NOT NULL))`,
+  "ListWorkflows page (listing, migration 090)": `
+    SELECT r.*, r.created_at::text AS created_text FROM run_listing l JOIN runs r ON r.id = l.id
+    WHERE l.namespace = 'default' AND (l.created_at, l.id) < (now(), md5('run1')::uuid) AND r.status = ANY('{failed}'::text[])
+    ORDER BY l.created_at DESC, l.id DESC LIMIT 51`,
   "retention batch (victims)": `
     SELECT id FROM runs WHERE status <> 'running' AND completed_at < now() - interval '7 days'
     ORDER BY completed_at LIMIT 1000 FOR UPDATE SKIP LOCKED`,
 };
 
 async function explainAll(label: string) {
-  await h.query("ANALYZE runs; ANALYZE steps; ANALYZE events");
+  await h.query("ANALYZE runs; ANALYZE steps; ANALYZE events; ANALYZE run_listing");
   for (const [name, query] of Object.entries(hotPath)) {
     const plan = (await h.query<{ "QUERY PLAN": string }>(`EXPLAIN ${query}`)).map((r) => r["QUERY PLAN"]).join("\n");
     report(`EXPLAIN [${label}] ${name}\n${plan}\n`);
     // At this size every hot-path query reads through an index, never a whole table.
-    expect(plan, name).not.toMatch(/Seq Scan on (runs|steps)/);
+    expect(plan, name).not.toMatch(/Seq Scan on (runs|steps|run_listing)/);
     expect(plan, name).toMatch(/Index/);
   }
 }
@@ -152,6 +156,11 @@ describe("retention", () => {
       expect(await count("SELECT count(*) AS n FROM events")).toBe(RECENT / 10);
       // Nothing orphaned: every remaining step and event belongs to a remaining run.
       expect(await count("SELECT count(*) AS n FROM steps WHERE run_id NOT IN (SELECT id FROM runs)")).toBe(0);
+      // The listing (triggers on runs) lost the deleted runs' rows with them, and kept the others'.
+      expect(await count("SELECT count(*) AS n FROM run_listing")).toBe(RECENT + RUNNING);
+      expect(await count("SELECT count(*) AS n FROM runs r JOIN run_listing l USING (id, namespace, created_at)")).toBe(
+        RECENT + RUNNING,
+      );
       expect(await count(`SELECT count(*) AS n FROM runs WHERE id = md5('run${OLD}')::uuid`)).toBe(1);
       expect(await count("SELECT count(*) AS n FROM runs WHERE id = md5('run0')::uuid")).toBe(0);
 

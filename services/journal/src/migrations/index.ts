@@ -6,6 +6,7 @@ import * as m020 from "./020-retention-index.ts";
 import * as m030 from "./030-namespaces.ts";
 import * as m070 from "./070-incremental-claims.ts";
 import * as m080 from "./080-steps-without-run-foreign-key.ts";
+import * as m090 from "./090-run-listing.ts";
 
 const migrations: Record<string, Migration> = {
   "001-initial-schema": m001,
@@ -14,6 +15,7 @@ const migrations: Record<string, Migration> = {
   "030-namespaces": m030,
   "070-incremental-claims": m070,
   "080-steps-without-run-foreign-key": m080,
+  "090-run-listing": m090,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -8,6 +8,7 @@ import { sql } from "kysely";
 import type { Db, RunRow, RunStatusText, StepKindText, StepRow } from "../db.ts";
 import { uuidv7 } from "../ids.ts";
 import { endRuns, type RunEndOutcome } from "./run-end.ts";
+import { listingConditions } from "./runs.ts";
 import type { StepWithWorkflow } from "./steps.ts";
 
 export interface ResetSpec {
@@ -142,32 +143,32 @@ export interface FailedRunFilter {
   before?: { createdAt: string; id: string };
 }
 
+/** Conditions on the listing (`l`) and the run (`r`) of failed runs matching the filter. */
 function failedConditions(f: FailedRunFilter) {
-  const conditions = [sql`status = ${"failed" satisfies RunStatusText}`];
-  if (f.namespace !== undefined) conditions.push(sql`namespace = ${f.namespace}`);
-  if (f.workflowName !== undefined) conditions.push(sql`workflow_name = ${f.workflowName}`);
-  if (f.createdAfter) conditions.push(sql`created_at > ${f.createdAfter}`);
-  if (f.createdBefore) conditions.push(sql`created_at < ${f.createdBefore}`);
+  const conditions = listingConditions(f);
+  conditions.push(sql`r.status = ${"failed" satisfies RunStatusText}`);
+  if (f.workflowName !== undefined) conditions.push(sql`r.workflow_name = ${f.workflowName}`);
   if (f.errorContains !== undefined) {
-    conditions.push(sql`strpos(lower(error->>'message'), lower(${f.errorContains})) > 0`);
+    conditions.push(sql`strpos(lower(r.error->>'message'), lower(${f.errorContains})) > 0`);
   }
-  if (f.before) conditions.push(sql`(created_at, id) < (${f.before.createdAt}::timestamptz, ${f.before.id}::uuid)`);
   return sql.join(conditions, sql` AND `);
 }
 
-/** Failed runs matching the filter, newest first by (created_at, id). */
+/** Failed runs matching the filter, newest first by (created_at, id), in the listing's order. */
 export async function failedRuns(
   db: Db,
   f: FailedRunFilter,
   limit: number,
 ): Promise<{ id: string; created_text: string }[]> {
   const { rows } = await sql<{ id: string; created_text: string }>`
-    SELECT id, created_at::text AS created_text FROM runs WHERE ${failedConditions(f)}
-    ORDER BY created_at DESC, id DESC LIMIT ${limit}`.execute(db);
+    SELECT r.id, r.created_at::text AS created_text FROM run_listing l JOIN runs r ON r.id = l.id
+    WHERE ${failedConditions(f)}
+    ORDER BY l.created_at DESC, l.id DESC LIMIT ${limit}`.execute(db);
   return rows;
 }
 
 export async function countFailedRuns(db: Db, f: FailedRunFilter): Promise<number> {
-  const { rows } = await sql<{ n: string }>`SELECT count(*) AS n FROM runs WHERE ${failedConditions(f)}`.execute(db);
+  const { rows } = await sql<{ n: string }>`
+    SELECT count(*) AS n FROM run_listing l JOIN runs r ON r.id = l.id WHERE ${failedConditions(f)}`.execute(db);
   return Number(rows[0]?.n ?? 0);
 }

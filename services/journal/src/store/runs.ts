@@ -135,20 +135,36 @@ export interface RunFilter {
 
 export type ListedRun = RunRow & { created_text: string };
 
-/** Newest first by (created_at, id). */
-export async function listRuns(db: Db, f: RunFilter): Promise<ListedRun[]> {
+/**
+ * The conditions on the listing (`l`, migration 090) of a newest-first page: namespace, creation
+ * range and the keyset cursor, which its primary key serves in order.
+ */
+export function listingConditions(f: {
+  namespace?: string;
+  createdAfter?: Date;
+  createdBefore?: Date;
+  before?: { createdAt: string; id: string };
+}) {
   const conditions = [sql`true`];
-  if (f.namespace !== undefined) conditions.push(sql`namespace = ${f.namespace}`);
-  if (f.workflowName !== undefined) conditions.push(sql`workflow_name = ${f.workflowName}`);
-  if (f.statuses.length > 0) conditions.push(sql`status = ANY(${f.statuses}::text[])`);
-  if (f.createdAfter) conditions.push(sql`created_at > ${f.createdAfter}`);
-  if (f.createdBefore) conditions.push(sql`created_at < ${f.createdBefore}`);
-  if (f.parentRunId !== undefined) conditions.push(sql`parent_run_id = ${f.parentRunId}`);
-  if (f.before) conditions.push(sql`(created_at, id) < (${f.before.createdAt}::timestamptz, ${f.before.id}::uuid)`);
+  if (f.namespace !== undefined) conditions.push(sql`l.namespace = ${f.namespace}`);
+  if (f.createdAfter) conditions.push(sql`l.created_at > ${f.createdAfter}`);
+  if (f.createdBefore) conditions.push(sql`l.created_at < ${f.createdBefore}`);
+  if (f.before) {
+    conditions.push(sql`(l.created_at, l.id) < (${f.before.createdAt}::timestamptz, ${f.before.id}::uuid)`);
+  }
+  return conditions;
+}
+
+/** Newest first by (created_at, id), read in that order from the listing. */
+export async function listRuns(db: Db, f: RunFilter): Promise<ListedRun[]> {
+  const conditions = listingConditions(f);
+  if (f.workflowName !== undefined) conditions.push(sql`r.workflow_name = ${f.workflowName}`);
+  if (f.statuses.length > 0) conditions.push(sql`r.status = ANY(${f.statuses}::text[])`);
+  if (f.parentRunId !== undefined) conditions.push(sql`r.parent_run_id = ${f.parentRunId}`);
   const { rows } = await sql<ListedRun>`
-    SELECT *, created_at::text AS created_text FROM runs
+    SELECT r.*, r.created_at::text AS created_text FROM run_listing l JOIN runs r ON r.id = l.id
     WHERE ${sql.join(conditions, sql` AND `)}
-    ORDER BY created_at DESC, id DESC
+    ORDER BY l.created_at DESC, l.id DESC
     LIMIT ${f.limit}`.execute(db);
   return rows;
 }
