@@ -228,10 +228,11 @@ export interface FenceInput {
 export type FencedRun = Pick<RunRow, "id" | "workflow_name" | "generation" | "shard" | "ready" | "traceparent">;
 
 export async function fenceAndRelease(db: Db, owner: string, turns: readonly FenceInput[]): Promise<FencedRun[]> {
+  const ids = uuidArray(turns.map((t) => t.runId));
   const { rows } = await sql<FencedRun>`
     UPDATE runs SET lease_owner = NULL, lease_expires = NULL, updated_at = now()
-    FROM unnest(${uuidArray(turns.map((t) => t.runId))}::uuid[], ${turns.map((t) => t.token.toString())}::bigint[]) AS t(id, token)
-    WHERE runs.id = t.id AND runs.id = ANY(${uuidArray(turns.map((t) => t.runId))}::uuid[])
+    FROM unnest(${ids}::uuid[], ${turns.map((t) => t.token.toString())}::bigint[]) AS t(id, token)
+    WHERE runs.id = t.id AND runs.id = ANY(${ids}::uuid[])
       AND runs.status = 'running' AND runs.lease_owner = ${owner}
       AND runs.lease_token = t.token AND runs.lease_expires >= now()
     RETURNING runs.id, runs.workflow_name, runs.generation, runs.shard, runs.ready, runs.traceparent`.execute(db);
@@ -314,6 +315,7 @@ export async function markReadyTaking(
   const unique = [...new Set(ids)];
   if (unique.length === 0) return [];
   const lease = unique.map((id) => leases.get(id));
+  const idArray = uuidArray(unique);
   const { rows } = await sql<RunRow & { taken: boolean; leased: boolean }>`
     UPDATE runs SET ready = NOT d.taken,
                     ready_at = CASE WHEN runs.ready THEN runs.ready_at ELSE now() END,
@@ -328,13 +330,13 @@ export async function markReadyTaking(
              coalesce(r.lease_expires >= now(), false) AS leased,
              (t.owner IS NOT NULL AND NOT coalesce(r.lease_expires >= now(), false)
               AND (t.app_versions IS NULL OR t.app_versions ? coalesce(r.app_version, ''))) AS taken
-      FROM unnest(${uuidArray(unique)}::uuid[], ${lease.map((l) => l?.owner ?? null)}::text[],
+      FROM unnest(${idArray}::uuid[], ${lease.map((l) => l?.owner ?? null)}::text[],
                   ${lease.map((l) => l?.leaseMs ?? null)}::int[],
                   ${lease.map((l) => versionsJson(l?.appVersions))}::jsonb[]) AS t(id, owner, lease_ms, app_versions)
       JOIN runs r ON r.id = t.id
-      WHERE r.id = ANY(${uuidArray(unique)}::uuid[]) AND r.status = 'running'
+      WHERE r.id = ANY(${idArray}::uuid[]) AND r.status = 'running'
     ) d
-    WHERE runs.id = d.id AND runs.id = ANY(${uuidArray(unique)}::uuid[])
+    WHERE runs.id = d.id AND runs.id = ANY(${idArray}::uuid[])
     RETURNING runs.*, d.taken, d.leased`.execute(db);
   return rows;
 }

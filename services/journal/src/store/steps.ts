@@ -147,18 +147,20 @@ export async function takeUndelivered(
   recorded: readonly ClaimStepRow[] = [],
 ): Promise<ClaimStepRow[]> {
   if (runIds.length === 0) return [];
+  const runArray = uuidArray(runIds);
+  const fullArray = uuidArray(fullRunIds);
   const { rows } = await sql<ClaimStepRow>`
     WITH taken AS (
       UPDATE steps s SET delivered = true
       FROM runs r
-      WHERE s.run_id = ANY(${uuidArray(runIds)}::uuid[]) AND s.status <> 'running' AND NOT s.delivered
-        AND r.id = ANY(${uuidArray(runIds)}::uuid[]) AND r.id = s.run_id AND r.generation = s.generation
+      WHERE s.run_id = ANY(${runArray}::uuid[]) AND s.status <> 'running' AND NOT s.delivered
+        AND r.id = ANY(${runArray}::uuid[]) AND r.id = s.run_id AND r.generation = s.generation
       RETURNING ${CLAIM_STEP_COLUMNS}
     )
     SELECT * FROM taken
     UNION ALL
     SELECT ${CLAIM_STEP_COLUMNS} FROM steps s JOIN runs r ON r.id = s.run_id AND r.generation = s.generation
-    WHERE s.run_id = ANY(${uuidArray(fullRunIds)}::uuid[]) AND r.id = ANY(${uuidArray(fullRunIds)}::uuid[])
+    WHERE s.run_id = ANY(${fullArray}::uuid[]) AND r.id = ANY(${fullArray}::uuid[])
       AND (s.status = 'running' OR s.delivered)`.execute(db);
   rows.push(...recorded);
   return rows.sort((a, b) => (a.run_id < b.run_id ? -1 : a.run_id > b.run_id ? 1 : a.seq - b.seq));
@@ -246,18 +248,19 @@ export async function recordResults(
 ): Promise<RecordedStep[]> {
   if (results.length === 0) return [];
   const col = <T>(f: (r: ResultToRecord) => T) => results.map(f);
+  const stepIds = uuidArray(col((r) => r.stepId));
   const { rows } = await sql<RecordedStep>`
     UPDATE steps AS s SET status = t.status, result = t.result, error = t.error, attempt = t.attempt,
                           started_at = coalesce(t.started_at, s.started_at),
                           completed_at = coalesce(t.finished_at, now()),
                           completion_order = nextval('completion_order_seq'),
                           delivered = s.run_id = ANY(${uuidArray(deliveredRuns)}::uuid[])
-    FROM unnest(${uuidArray(col((r) => r.stepId))}::uuid[], ${col((r) => r.generation)}::int[], ${col((r) => r.status)}::text[],
+    FROM unnest(${stepIds}::uuid[], ${col((r) => r.generation)}::int[], ${col((r) => r.status)}::text[],
                 ${col((r) => r.result)}::bytea[], ${col((r) => (r.error ? JSON.stringify(r.error) : null))}::jsonb[],
                 ${col((r) => r.attempt)}::int[], ${col((r) => r.startedAt?.toISOString() ?? null)}::timestamptz[],
                 ${col((r) => r.finishedAt?.toISOString() ?? null)}::timestamptz[])
       AS t(id, generation, status, result, error, attempt, started_at, finished_at)
-    WHERE s.id = t.id AND s.id = ANY(${uuidArray(col((r) => r.stepId))}::uuid[])
+    WHERE s.id = t.id AND s.id = ANY(${stepIds}::uuid[])
       AND s.status = 'running' AND s.generation = t.generation
     RETURNING ${CLAIM_STEP_COLUMNS}, s.delivered`.execute(db);
   return rows;
