@@ -15,6 +15,7 @@ import type { Logger, Loop } from "@weft/runtime";
 import type { App } from "@weft/sdk";
 import { ExecutionCache, FullJournalNeededError } from "@weft/sdk/workflow";
 import {
+  type Attributes,
   context,
   contextFromTraceparent,
   currentTraceparent,
@@ -379,17 +380,15 @@ export class ClaimLoop implements Loop {
   private async replay(claimed: ClaimedRun): Promise<Turn | "full" | undefined> {
     const run = claimed.run;
     const parent = contextFromTraceparent(run?.traceparent);
-    const span = tracer.startSpan(
-      `turn ${run?.workflowName ?? "?"}`,
-      {
-        attributes: {
-          "weft.run.steps": claimed.steps.length,
-          "weft.claim": claimed.claim,
-          "weft.claim.partial": claimed.partial,
-        },
-      },
-      parent,
-    );
+    const attributes: Attributes = {
+      "weft.run.steps": claimed.steps.length,
+      "weft.claim": claimed.claim,
+      "weft.claim.partial": claimed.partial,
+    };
+    // The run's id once per generation, on its first turn: a child run (whose trace is its
+    // parent's, with no start span of its own) or a reset run is found by it while it runs.
+    if (claimed.claim <= 1) attributes["weft.run.id"] = run?.id ?? "";
+    const span = tracer.startSpan(`turn ${run?.workflowName ?? "?"}`, { attributes }, parent);
     const ctx = trace.setSpan(parent, span);
     const stopTimer = this.options.metrics.replaySeconds.startTimer();
     try {

@@ -112,11 +112,13 @@ describe("one trace per workflow run", () => {
       "weft.turn.completes",
     ]);
     expect(turns.length).toBeGreaterThanOrEqual(3);
+    expect(Number(turns[0]?.attributes["weft.claim"])).toBe(1);
     for (const turn of turns) {
       expect(turn.parentSpanId).toBe(start?.spanId);
-      // A turn's own figures only: the run's id is on the trace's root.
-      expect(Object.keys(turn.attributes).filter((k) => !turnAttributes.has(k))).toEqual([]);
-      expect(Number(turn.attributes["weft.claim"])).toBeGreaterThanOrEqual(1);
+      // A turn's own figures, and the run's id on the generation's first claim only.
+      const { "weft.run.id": runId, ...rest } = turn.attributes;
+      expect(runId).toBe(Number(turn.attributes["weft.claim"]) === 1 ? pipeline.runId : undefined);
+      expect(Object.keys(rest).filter((k) => !turnAttributes.has(k))).toEqual([]);
     }
     expect(turns.at(-1)?.attributes["weft.turn.completes"]).toBe("completed");
     const turnIds = new Set(turns.map((t) => t.spanId));
