@@ -7,6 +7,7 @@ import pg from "pg";
 import { migrationProvider } from "./migrations/index.ts";
 import { databaseAttributes, recordStatementSpan } from "./telemetry.ts";
 import { journalTypes } from "./timestamps.ts";
+import { uuidArray } from "./uuid-array.ts";
 
 export type RunStatusText = "running" | "completed" | "failed" | "canceled";
 export type StepKindText = "query" | "mutation" | "action" | "sleep" | "event" | "child" | "on_complete" | "patch";
@@ -121,6 +122,31 @@ const preparedNames = new Map<string, string>();
 const MAX_PREPARED = 500;
 let preparedCount = 0;
 
+/** The parameters each statement text casts `::uuid[]` (0-based), cached like the prepared names. */
+const uuidArrayParams = new Map<string, readonly number[]>();
+const UUID_ARRAY_PARAM = /\$(\d+)::uuid\[\]/g;
+
+/**
+ * The values with every parameter the text casts `$n::uuid[]` in Postgres's binary array format
+ * (uuid-array.ts), so that no statement has to ask for it: ids, sets of ids, nulls among them.
+ */
+function withBinaryUuidArrays(text: string, values: unknown[]): unknown[] {
+  let positions = uuidArrayParams.get(text);
+  if (positions === undefined) {
+    positions = [...new Set(Array.from(text.matchAll(UUID_ARRAY_PARAM), (m) => Number(m[1]) - 1))];
+    if (uuidArrayParams.size < MAX_PREPARED) uuidArrayParams.set(text, positions);
+  }
+  if (positions.length === 0) return values;
+  const out = values.slice();
+  for (const i of positions) {
+    const value = out[i];
+    if (typeof value === "object" && value !== null && !Buffer.isBuffer(value) && Symbol.iterator in value) {
+      out[i] = uuidArray(value as Iterable<string | null>);
+    }
+  }
+  return out;
+}
+
 /**
  * Postgres refuses to run a prepared `SELECT *` or `RETURNING *` whose table gained or lost a
  * column since (a migration while the journal runs): the statement fails, and its text gets a new
@@ -180,8 +206,10 @@ function extendConnection(client: pg.PoolClient, options: ConnectionOptions): vo
     stream?.uncork();
   };
 
-  const execute = (text: string, values: unknown): Promise<unknown> => {
-    if (!options.prepared || !Array.isArray(values) || values.length === 0) return query(text, values);
+  const execute = (text: string, raw: unknown): Promise<unknown> => {
+    if (!Array.isArray(raw) || raw.length === 0) return query(text, raw);
+    const values = withBinaryUuidArrays(text, raw);
+    if (!options.prepared) return query(text, values);
     const key = batch ? `batch\u0000${text}` : text;
     let name = preparedNames.get(key);
     if (name === undefined && preparedNames.size < MAX_PREPARED) {

@@ -18,30 +18,25 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     INSERT INTO run_listing (namespace, created_at, id) SELECT namespace, created_at, id FROM runs;
     DROP INDEX runs_namespace_created;
 
-    CREATE FUNCTION run_listing_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+    -- One function for the three triggers; each branch reads only its own transition table.
+    CREATE FUNCTION run_listing_sync() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
-      INSERT INTO run_listing (namespace, created_at, id) SELECT namespace, created_at, id FROM inserted_runs;
+      IF TG_OP = 'INSERT' THEN
+        INSERT INTO run_listing (namespace, created_at, id) SELECT namespace, created_at, id FROM inserted_runs;
+      ELSIF TG_OP = 'DELETE' THEN
+        DELETE FROM run_listing l USING deleted_runs d
+        WHERE l.namespace = d.namespace AND l.created_at = d.created_at AND l.id = d.id;
+      ELSE
+        TRUNCATE run_listing;
+      END IF;
       RETURN NULL;
     END $$;
     CREATE TRIGGER run_listing_insert AFTER INSERT ON runs
-      REFERENCING NEW TABLE AS inserted_runs FOR EACH STATEMENT EXECUTE FUNCTION run_listing_insert();
-
-    CREATE FUNCTION run_listing_delete() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
-      DELETE FROM run_listing l USING deleted_runs d
-      WHERE l.namespace = d.namespace AND l.created_at = d.created_at AND l.id = d.id;
-      RETURN NULL;
-    END $$;
+      REFERENCING NEW TABLE AS inserted_runs FOR EACH STATEMENT EXECUTE FUNCTION run_listing_sync();
     CREATE TRIGGER run_listing_delete AFTER DELETE ON runs
-      REFERENCING OLD TABLE AS deleted_runs FOR EACH STATEMENT EXECUTE FUNCTION run_listing_delete();
-
-    CREATE FUNCTION run_listing_truncate() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
-      TRUNCATE run_listing;
-      RETURN NULL;
-    END $$;
+      REFERENCING OLD TABLE AS deleted_runs FOR EACH STATEMENT EXECUTE FUNCTION run_listing_sync();
     CREATE TRIGGER run_listing_truncate AFTER TRUNCATE ON runs
-      FOR EACH STATEMENT EXECUTE FUNCTION run_listing_truncate();
+      FOR EACH STATEMENT EXECUTE FUNCTION run_listing_sync();
   `.execute(db);
 }
 
@@ -50,9 +45,7 @@ export async function down(db: Kysely<unknown>): Promise<void> {
     DROP TRIGGER run_listing_truncate ON runs;
     DROP TRIGGER run_listing_delete ON runs;
     DROP TRIGGER run_listing_insert ON runs;
-    DROP FUNCTION run_listing_truncate();
-    DROP FUNCTION run_listing_delete();
-    DROP FUNCTION run_listing_insert();
+    DROP FUNCTION run_listing_sync();
     CREATE INDEX runs_namespace_created ON runs (namespace, created_at DESC, id DESC);
     DROP TABLE run_listing;
   `.execute(db);

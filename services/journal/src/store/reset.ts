@@ -10,7 +10,6 @@ import { uuidv7 } from "../ids.ts";
 import { endRuns, type RunEndOutcome } from "./run-end.ts";
 import { listingConditions } from "./runs.ts";
 import type { StepWithWorkflow } from "./steps.ts";
-import { uuidArray } from "./uuid-array.ts";
 
 export interface ResetSpec {
   runId: string;
@@ -38,7 +37,7 @@ export async function resetRuns(db: Db, specs: readonly ResetSpec[]): Promise<Re
   const ids = specs.map((s) => s.runId);
   const froms = specs.map((s) => s.fromSeq);
   const { rows: kept } = await sql<{ id: string }>`
-    SELECT s.id FROM unnest(${uuidArray(ids)}::uuid[], ${froms}::int[]) AS t(id, from_seq)
+    SELECT s.id FROM unnest(${ids}::uuid[], ${froms}::int[]) AS t(id, from_seq)
     JOIN runs r ON r.id = t.id
     JOIN steps s ON s.run_id = r.id AND s.generation = r.generation AND s.seq >= 1 AND s.seq < t.from_seq`.execute(db);
 
@@ -47,7 +46,7 @@ export async function resetRuns(db: Db, specs: readonly ResetSpec[]): Promise<Re
                     result = NULL, error = NULL, completed_at = NULL,
                     lease_owner = NULL, lease_expires = NULL, lease_token = lease_token + 1, claims = 0,
                     app_version = coalesce(t.app_version, runs.app_version), updated_at = now()
-    FROM unnest(${uuidArray(ids)}::uuid[], ${specs.map((s) => s.appVersion)}::text[]) AS t(id, app_version)
+    FROM unnest(${ids}::uuid[], ${specs.map((s) => s.appVersion)}::text[]) AS t(id, app_version)
     WHERE runs.id = t.id
     RETURNING runs.*`.execute(db);
 
@@ -63,21 +62,21 @@ export async function resetRuns(db: Db, specs: readonly ResetSpec[]): Promise<Re
            CASE WHEN s.status = 'running' AND s.kind IN ${sql.raw(TASK_KINDS)} THEN 1 ELSE s.dispatch END,
            CASE WHEN s.status = 'running' AND s.kind IN ${sql.raw(TASK_KINDS)} THEN now() ELSE s.dispatched_at END,
            NULL, s.shard, s.traceparent, s.created_at, s.started_at, s.completed_at
-    FROM unnest(${uuidArray(kept.map((k) => k.id))}::uuid[], ${uuidArray(kept.map(() => uuidv7()))}::uuid[]) AS m(old_id, new_id)
+    FROM unnest(${kept.map((k) => k.id)}::uuid[], ${kept.map(() => uuidv7())}::uuid[]) AS m(old_id, new_id)
     JOIN steps s ON s.id = m.old_id
     RETURNING *`.execute(db);
 
   // Everything of older generations still running is over: late results are stale, timers off.
   const { rows: canceled } = await sql<{ run_id: string; kind: StepKindText; child_run_id: string | null }>`
     UPDATE steps SET status = 'canceled', completed_at = now()
-    FROM unnest(${uuidArray(runs.map((r) => r.id))}::uuid[], ${runs.map((r) => r.generation)}::int[]) AS t(id, generation)
+    FROM unnest(${runs.map((r) => r.id)}::uuid[], ${runs.map((r) => r.generation)}::int[]) AS t(id, generation)
     WHERE steps.run_id = t.id AND steps.generation < t.generation AND steps.status = 'running'
     RETURNING steps.run_id, steps.kind, steps.child_run_id`.execute(db);
 
   // Waits that run again may consume the events their discarded predecessors consumed.
   await sql`
     UPDATE events SET consumed_by_seq = NULL
-    FROM unnest(${uuidArray(ids)}::uuid[], ${froms}::int[]) AS t(id, from_seq)
+    FROM unnest(${ids}::uuid[], ${froms}::int[]) AS t(id, from_seq)
     WHERE events.run_id = t.id AND events.consumed_by_seq >= t.from_seq`.execute(db);
 
   // A child whose CHILD step was kept (still running) stays linked; the others are canceled.
@@ -120,7 +119,7 @@ export async function journalExtents(db: Db, runIds: readonly string[]): Promise
   const { rows } = await sql<{ run_id: string; max_seq: number | null; first_failed: number | null }>`
     SELECT r.id AS run_id, max(s.seq) AS max_seq, min(s.seq) FILTER (WHERE s.status = 'failed') AS first_failed
     FROM runs r LEFT JOIN steps s ON s.run_id = r.id AND s.generation = r.generation AND s.seq >= 1
-    WHERE r.id = ANY(${uuidArray(runIds)}::uuid[])
+    WHERE r.id = ANY(${[...runIds]}::uuid[])
     GROUP BY r.id`.execute(db);
   return new Map(rows.map((r) => [r.run_id, { maxSeq: r.max_seq ?? 0, firstFailedSeq: r.first_failed }]));
 }

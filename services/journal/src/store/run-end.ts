@@ -7,7 +7,6 @@ import type { Db, RunRow, StepKindText, StoredFailure } from "../db.ts";
 import { uuidv7 } from "../ids.ts";
 import { markReady } from "./runs.ts";
 import type { StepWithWorkflow } from "./steps.ts";
-import { uuidArray } from "./uuid-array.ts";
 
 export interface RunEnding {
   runId: string;
@@ -33,9 +32,9 @@ export async function endRuns(db: Db, endings: readonly RunEnding[]): Promise<Ru
     const { rows: ended } = await sql<RunRow>`
       UPDATE runs SET status = t.status, result = t.result, error = t.error, completed_at = now(),
                       updated_at = now(), ready = false, lease_owner = NULL, lease_expires = NULL
-      FROM unnest(${uuidArray(col((e) => e.runId))}::uuid[], ${col((e) => e.status)}::text[], ${col((e) => e.result)}::bytea[],
+      FROM unnest(${col((e) => e.runId)}::uuid[], ${col((e) => e.status)}::text[], ${col((e) => e.result)}::bytea[],
                   ${col((e) => (e.error ? JSON.stringify(e.error) : null))}::jsonb[]) AS t(id, status, result, error)
-      WHERE runs.id = t.id AND runs.id = ANY(${uuidArray(col((e) => e.runId))}::uuid[]) AND runs.status = 'running'
+      WHERE runs.id = t.id AND runs.id = ANY(${col((e) => e.runId)}::uuid[]) AND runs.status = 'running'
       RETURNING runs.*`.execute(db);
     if (ended.length === 0) break;
     outcome.ended.push(...ended);
@@ -43,7 +42,7 @@ export async function endRuns(db: Db, endings: readonly RunEnding[]): Promise<Ru
 
     const { rows: canceledSteps } = await sql<{ run_id: string; kind: StepKindText; child_run_id: string | null }>`
       UPDATE steps SET status = 'canceled', completed_at = now()
-      WHERE run_id = ANY(${uuidArray(endedIds)}::uuid[]) AND status = 'running'
+      WHERE run_id = ANY(${endedIds}::uuid[]) AND status = 'running'
       RETURNING run_id, kind, child_run_id`.execute(db);
 
     const children = ended.filter((r) => r.parent_run_id !== null && r.parent_seq !== null);
@@ -53,11 +52,11 @@ export async function endRuns(db: Db, endings: readonly RunEnding[]): Promise<Ru
         UPDATE steps SET status = CASE WHEN t.status = 'completed' THEN 'completed' ELSE 'failed' END,
                          result = t.result, error = t.error, completed_at = now(),
                          completion_order = nextval('completion_order_seq')
-        FROM unnest(${uuidArray(c((r) => r.parent_run_id))}::uuid[], ${c((r) => r.parent_seq)}::int[], ${uuidArray(c((r) => r.id))}::uuid[],
+        FROM unnest(${c((r) => r.parent_run_id)}::uuid[], ${c((r) => r.parent_seq)}::int[], ${c((r) => r.id)}::uuid[],
                     ${c((r) => r.status)}::text[], ${c((r) => r.result)}::bytea[],
                     ${c((r) => (r.error ? JSON.stringify(r.error) : null))}::jsonb[])
           AS t(parent_id, seq, child_id, status, result, error)
-        WHERE steps.run_id = t.parent_id AND steps.run_id = ANY(${uuidArray(c((r) => r.parent_run_id))}::uuid[])
+        WHERE steps.run_id = t.parent_id AND steps.run_id = ANY(${c((r) => r.parent_run_id)}::uuid[])
           AND steps.seq = t.seq AND steps.child_run_id = t.child_id
           AND steps.kind = 'child' AND steps.status = 'running'
         RETURNING steps.run_id`.execute(db);
@@ -108,7 +107,7 @@ async function insertOnCompleteSteps(db: Db, ended: readonly RunRow[]): Promise<
   const { rows } = await sql<StepWithWorkflow>`
     INSERT INTO steps (id, run_id, generation, seq, name, kind, status, args, dispatch, dispatched_at, shard, traceparent)
     SELECT t.id, t.run_id, t.generation, 0, 'onComplete', 'on_complete', 'running', t.args, 1, now(), t.shard, t.traceparent
-    FROM unnest(${uuidArray(runs.map(() => uuidv7()))}::uuid[], ${uuidArray(runs.map((r) => r.id))}::uuid[], ${runs.map((r) => r.generation)}::int[],
+    FROM unnest(${runs.map(() => uuidv7())}::uuid[], ${runs.map((r) => r.id)}::uuid[], ${runs.map((r) => r.generation)}::int[],
                 ${args}::bytea[], ${runs.map((r) => r.shard)}::int[], ${runs.map((r) => r.traceparent)}::text[])
       AS t(id, run_id, generation, args, shard, traceparent)
     ON CONFLICT (run_id, generation, seq) DO NOTHING

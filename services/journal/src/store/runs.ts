@@ -1,7 +1,6 @@
 // Storage of runs: insert, read, list, claim under a lease, fence a turn, mark ready.
 import { sql } from "kysely";
 import { type Db, type RunRow, type RunStatusText, UNAWAITED } from "../db.ts";
-import { uuidArray } from "./uuid-array.ts";
 import { currentVersionsCte } from "./versions.ts";
 
 export interface NewRun {
@@ -24,9 +23,9 @@ export async function insertRuns(db: Db, runs: readonly NewRun[]): Promise<RunRo
                       traceparent, app_version, ready, ready_at)
     SELECT t.id, t.workflow_name, 'running', t.args, t.idempotency_key, t.parent_run_id, t.parent_seq, t.shard,
            t.traceparent, t.app_version, true, now()
-    FROM unnest(${uuidArray(runs.map((r) => r.id))}::uuid[], ${runs.map((r) => r.workflowName)}::text[],
+    FROM unnest(${runs.map((r) => r.id)}::uuid[], ${runs.map((r) => r.workflowName)}::text[],
                 ${runs.map((r) => r.args)}::bytea[], ${runs.map((r) => r.idempotencyKey)}::text[],
-                ${uuidArray(runs.map((r) => r.parentRunId))}::uuid[], ${runs.map((r) => r.parentSeq)}::int[],
+                ${runs.map((r) => r.parentRunId)}::uuid[], ${runs.map((r) => r.parentSeq)}::int[],
                 ${runs.map((r) => r.shard)}::int[], ${runs.map((r) => r.traceparent)}::text[],
                 ${runs.map((r) => r.appVersion)}::text[])
       AS t(id, workflow_name, args, idempotency_key, parent_run_id, parent_seq, shard, traceparent, app_version)
@@ -66,7 +65,7 @@ export async function insertRootRuns(db: Db, runs: readonly NewRootRun[], coordi
     )}),
     chosen AS (
       SELECT t.*, coalesce(t.app_version, cur.app_version, d.app_version) AS version
-      FROM unnest(${uuidArray(runs.map((r) => r.id))}::uuid[], ${runs.map((r) => r.workflowName)}::text[],
+      FROM unnest(${runs.map((r) => r.id)}::uuid[], ${runs.map((r) => r.workflowName)}::text[],
                   ${runs.map((r) => r.args)}::bytea[], ${runs.map((r) => r.idempotencyKey)}::text[],
                   ${runs.map((r) => r.shard)}::int[], ${runs.map((r) => r.traceparent)}::text[],
                   ${runs.map((r) => r.appVersion)}::text[], ${runs.map((r) => r.lease?.owner ?? null)}::text[],
@@ -228,7 +227,7 @@ export interface FenceInput {
 export type FencedRun = Pick<RunRow, "id" | "workflow_name" | "generation" | "shard" | "ready" | "traceparent">;
 
 export async function fenceAndRelease(db: Db, owner: string, turns: readonly FenceInput[]): Promise<FencedRun[]> {
-  const ids = uuidArray(turns.map((t) => t.runId));
+  const ids = turns.map((t) => t.runId);
   const { rows } = await sql<FencedRun>`
     UPDATE runs SET lease_owner = NULL, lease_expires = NULL, updated_at = now()
     FROM unnest(${ids}::uuid[], ${turns.map((t) => t.token.toString())}::bigint[]) AS t(id, token)
@@ -242,7 +241,7 @@ export async function fenceAndRelease(db: Db, owner: string, turns: readonly Fen
 export async function runStatuses(db: Db, ids: readonly string[]): Promise<Map<string, RunStatusText>> {
   if (ids.length === 0) return new Map();
   const { rows } = await sql<{ id: string; status: RunStatusText }>`
-    SELECT id, status FROM runs WHERE id = ANY(${uuidArray(ids)}::uuid[])`.execute(db);
+    SELECT id, status FROM runs WHERE id = ANY(${[...ids]}::uuid[])`.execute(db);
   return new Map(rows.map((r) => [r.id, r.status]));
 }
 
@@ -269,10 +268,10 @@ export async function leaseReadyRuns(db: Db, leases: readonly LeaseTo[]): Promis
                     claims = claims + 1,
                     ready = false,
                     updated_at = now()
-    FROM unnest(${uuidArray(leases.map((l) => l.runId))}::uuid[], ${leases.map((l) => l.owner)}::text[],
+    FROM unnest(${leases.map((l) => l.runId)}::uuid[], ${leases.map((l) => l.owner)}::text[],
                 ${leases.map((l) => l.leaseMs)}::int[], ${leases.map((l) => versionsJson(l.appVersions))}::jsonb[])
       AS t(id, owner, lease_ms, app_versions)
-    WHERE runs.id = t.id AND runs.id = ANY(${uuidArray(leases.map((l) => l.runId))}::uuid[])
+    WHERE runs.id = t.id AND runs.id = ANY(${leases.map((l) => l.runId)}::uuid[])
       AND runs.status = 'running' AND runs.ready
       AND (runs.lease_expires IS NULL OR runs.lease_expires < now())
       AND (t.app_versions IS NULL OR t.app_versions ? coalesce(runs.app_version, ''))
@@ -286,9 +285,9 @@ export async function releaseLeases(db: Db, leases: readonly (FenceInput & { own
   await sql`
     UPDATE runs SET lease_owner = NULL, lease_expires = NULL, ready = true,
                     ready_at = coalesce(ready_at, now()), updated_at = now()
-    FROM unnest(${uuidArray(leases.map((l) => l.runId))}::uuid[], ${leases.map((l) => l.owner)}::text[],
+    FROM unnest(${leases.map((l) => l.runId)}::uuid[], ${leases.map((l) => l.owner)}::text[],
                 ${leases.map((l) => l.token.toString())}::bigint[]) AS t(id, owner, token)
-    WHERE runs.id = t.id AND runs.id = ANY(${uuidArray(leases.map((l) => l.runId))}::uuid[])
+    WHERE runs.id = t.id AND runs.id = ANY(${leases.map((l) => l.runId)}::uuid[])
       AND runs.status = 'running' AND runs.lease_owner = t.owner AND runs.lease_token = t.token`.execute(db);
 }
 
@@ -296,7 +295,7 @@ export async function releaseLeases(db: Db, leases: readonly (FenceInput & { own
 export async function runningRuns(db: Db, ids: readonly string[]): Promise<RunRow[]> {
   if (ids.length === 0) return [];
   const { rows } = await sql<RunRow>`
-    SELECT * FROM runs WHERE id = ANY(${uuidArray(ids)}::uuid[]) AND status = 'running'`.execute(db);
+    SELECT * FROM runs WHERE id = ANY(${[...ids]}::uuid[]) AND status = 'running'`.execute(db);
   return rows;
 }
 
@@ -315,7 +314,6 @@ export async function markReadyTaking(
   const unique = [...new Set(ids)];
   if (unique.length === 0) return [];
   const lease = unique.map((id) => leases.get(id));
-  const idArray = uuidArray(unique);
   const { rows } = await sql<RunRow & { taken: boolean; leased: boolean }>`
     UPDATE runs SET ready = NOT d.taken,
                     ready_at = CASE WHEN runs.ready THEN runs.ready_at ELSE now() END,
@@ -330,13 +328,13 @@ export async function markReadyTaking(
              coalesce(r.lease_expires >= now(), false) AS leased,
              (t.owner IS NOT NULL AND NOT coalesce(r.lease_expires >= now(), false)
               AND (t.app_versions IS NULL OR t.app_versions ? coalesce(r.app_version, ''))) AS taken
-      FROM unnest(${idArray}::uuid[], ${lease.map((l) => l?.owner ?? null)}::text[],
+      FROM unnest(${unique}::uuid[], ${lease.map((l) => l?.owner ?? null)}::text[],
                   ${lease.map((l) => l?.leaseMs ?? null)}::int[],
                   ${lease.map((l) => versionsJson(l?.appVersions))}::jsonb[]) AS t(id, owner, lease_ms, app_versions)
       JOIN runs r ON r.id = t.id
-      WHERE r.id = ANY(${idArray}::uuid[]) AND r.status = 'running'
+      WHERE r.id = ANY(${unique}::uuid[]) AND r.status = 'running'
     ) d
-    WHERE runs.id = d.id AND runs.id = ANY(${idArray}::uuid[])
+    WHERE runs.id = d.id AND runs.id = ANY(${unique}::uuid[])
     RETURNING runs.*, d.taken, d.leased`.execute(db);
   return rows;
 }
@@ -345,7 +343,7 @@ export async function markReadyTaking(
 export async function runVersions(db: Db, ids: readonly string[]): Promise<Map<string, string | null>> {
   if (ids.length === 0) return new Map();
   const { rows } = await sql<{ id: string; app_version: string | null }>`
-    SELECT id, app_version FROM runs WHERE id = ANY(${uuidArray(new Set(ids))}::uuid[])`.execute(db);
+    SELECT id, app_version FROM runs WHERE id = ANY(${[...new Set(ids)]}::uuid[])`.execute(db);
   return new Map(rows.map((r) => [r.id, r.app_version]));
 }
 
@@ -355,7 +353,7 @@ export async function markReady(db: Db, ids: Iterable<string>): Promise<string[]
   if (unique.length === 0) return [];
   const { rows } = await sql<{ id: string }>`
     UPDATE runs SET ready = true, ready_at = CASE WHEN ready THEN ready_at ELSE now() END, updated_at = now()
-    WHERE id = ANY(${uuidArray(unique)}::uuid[]) AND status = 'running'
+    WHERE id = ANY(${unique}::uuid[]) AND status = 'running'
     RETURNING id`.execute(db);
   return rows.map((r) => r.id);
 }
@@ -363,7 +361,7 @@ export async function markReady(db: Db, ids: Iterable<string>): Promise<string[]
 /** Bumps updated_at so that watchers and lists see a change that only touched steps. */
 export async function touchRuns(db: Db, ids: readonly string[]): Promise<void> {
   if (ids.length === 0) return;
-  await sql`UPDATE runs SET updated_at = now() WHERE id = ANY(${uuidArray(ids)}::uuid[])`.execute(db);
+  await sql`UPDATE runs SET updated_at = now() WHERE id = ANY(${[...ids]}::uuid[])`.execute(db);
 }
 
 /**
@@ -374,7 +372,7 @@ export async function touchRuns(db: Db, ids: readonly string[]): Promise<void> {
 export async function lockRuns(db: Db, ids: Iterable<string>): Promise<void> {
   const unique = [...new Set(ids)];
   if (unique.length === 0) return;
-  await sql`${sql.raw(UNAWAITED)}SELECT id FROM runs WHERE id = ANY(${uuidArray(unique)}::uuid[]) ORDER BY id FOR UPDATE`.execute(
+  await sql`${sql.raw(UNAWAITED)}SELECT id FROM runs WHERE id = ANY(${unique}::uuid[]) ORDER BY id FOR UPDATE`.execute(
     db,
   );
 }
@@ -383,6 +381,6 @@ export async function lockRuns(db: Db, ids: Iterable<string>): Promise<void> {
 export async function lockRunsOfSteps(db: Db, stepIds: readonly string[]): Promise<void> {
   if (stepIds.length === 0) return;
   await sql`${sql.raw(UNAWAITED)}
-    SELECT id FROM runs WHERE id = ANY(ARRAY(SELECT run_id FROM steps WHERE id = ANY(${uuidArray(stepIds)}::uuid[])))
+    SELECT id FROM runs WHERE id = ANY(ARRAY(SELECT run_id FROM steps WHERE id = ANY(${[...stepIds]}::uuid[])))
     ORDER BY id FOR UPDATE`.execute(db);
 }

@@ -1,7 +1,6 @@
 // Storage of steps: journal inserts, batched result recording, timers, sweeper and heartbeats.
 import { sql } from "kysely";
 import type { Db, RunStatusText, StepKindText, StepRow, StoredFailure } from "../db.ts";
-import { uuidArray } from "./uuid-array.ts";
 
 export interface NewStepRow {
   id: string;
@@ -47,11 +46,11 @@ export async function insertSteps(db: Db, steps: readonly NewStepRow[]): Promise
              -- A PATCH marker is complete as soon as it is journaled.
              CASE WHEN t.kind = 'patch' THEN now() END,
              CASE WHEN t.kind = 'patch' THEN nextval('completion_order_seq') END
-      FROM unnest(${uuidArray(col((s) => s.id))}::uuid[], ${uuidArray(col((s) => s.runId))}::uuid[], ${col((s) => s.generation)}::int[],
+      FROM unnest(${col((s) => s.id)}::uuid[], ${col((s) => s.runId)}::uuid[], ${col((s) => s.generation)}::int[],
                   ${col((s) => s.seq)}::int[], ${col((s) => s.name)}::text[], ${col((s) => s.kind)}::text[],
                   ${col((s) => s.args)}::bytea[], ${col((s) => s.wakeAt?.toISOString() ?? null)}::timestamptz[],
                   ${col((s) => s.timeoutAt?.toISOString() ?? null)}::timestamptz[], ${col((s) => s.eventName)}::text[],
-                  ${col((s) => s.childWorkflowName)}::text[], ${uuidArray(col((s) => s.childRunId))}::uuid[],
+                  ${col((s) => s.childWorkflowName)}::text[], ${col((s) => s.childRunId)}::uuid[],
                   ${col((s) => s.dispatched)}::bool[], ${col((s) => s.shard)}::int[], ${col((s) => s.traceparent)}::text[])
         AS t(id, run_id, generation, seq, name, kind, args, wake_at, timeout_at, event_name, child_workflow_name,
              child_run_id, dispatched, shard, traceparent)
@@ -106,7 +105,7 @@ export async function currentSteps(db: Db, runIds: readonly string[]): Promise<S
   if (runIds.length === 0) return [];
   const { rows } = await sql<StepRow>`
     SELECT s.* FROM steps s JOIN runs r ON r.id = s.run_id AND r.generation = s.generation
-    WHERE s.run_id = ANY(${uuidArray(runIds)}::uuid[])
+    WHERE s.run_id = ANY(${[...runIds]}::uuid[])
     ORDER BY s.run_id, s.seq`.execute(db);
   return rows;
 }
@@ -147,20 +146,18 @@ export async function takeUndelivered(
   recorded: readonly ClaimStepRow[] = [],
 ): Promise<ClaimStepRow[]> {
   if (runIds.length === 0) return [];
-  const runArray = uuidArray(runIds);
-  const fullArray = uuidArray(fullRunIds);
   const { rows } = await sql<ClaimStepRow>`
     WITH taken AS (
       UPDATE steps s SET delivered = true
       FROM runs r
-      WHERE s.run_id = ANY(${runArray}::uuid[]) AND s.status <> 'running' AND NOT s.delivered
-        AND r.id = ANY(${runArray}::uuid[]) AND r.id = s.run_id AND r.generation = s.generation
+      WHERE s.run_id = ANY(${[...runIds]}::uuid[]) AND s.status <> 'running' AND NOT s.delivered
+        AND r.id = ANY(${[...runIds]}::uuid[]) AND r.id = s.run_id AND r.generation = s.generation
       RETURNING ${CLAIM_STEP_COLUMNS}
     )
     SELECT * FROM taken
     UNION ALL
     SELECT ${CLAIM_STEP_COLUMNS} FROM steps s JOIN runs r ON r.id = s.run_id AND r.generation = s.generation
-    WHERE s.run_id = ANY(${fullArray}::uuid[]) AND r.id = ANY(${fullArray}::uuid[])
+    WHERE s.run_id = ANY(${[...fullRunIds]}::uuid[]) AND r.id = ANY(${[...fullRunIds]}::uuid[])
       AND (s.status = 'running' OR s.delivered)`.execute(db);
   rows.push(...recorded);
   return rows.sort((a, b) => (a.run_id < b.run_id ? -1 : a.run_id > b.run_id ? 1 : a.seq - b.seq));
@@ -186,7 +183,7 @@ export async function completeDueSleeps(db: Db, ids: readonly string[]): Promise
   const { rows } = await sql<{ run_id: string }>`
     UPDATE steps SET status = 'completed', completed_at = now(),
                      completion_order = nextval('completion_order_seq')
-    WHERE id = ANY(${uuidArray(ids)}::uuid[]) AND status = 'running' AND kind = 'sleep' AND wake_at <= now()
+    WHERE id = ANY(${[...ids]}::uuid[]) AND status = 'running' AND kind = 'sleep' AND wake_at <= now()
     RETURNING run_id`.execute(db);
   return rows.map((r) => r.run_id);
 }
@@ -202,7 +199,7 @@ export async function consumeWaitingEvents(db: Db, ids: readonly string[]): Prom
     WITH waits AS (
       SELECT id, run_id, seq, event_name,
              row_number() OVER (PARTITION BY run_id, event_name ORDER BY seq) AS rn
-      FROM steps WHERE id = ANY(${uuidArray(ids)}::uuid[]) AND kind = 'event' AND status = 'running'
+      FROM steps WHERE id = ANY(${[...ids]}::uuid[]) AND kind = 'event' AND status = 'running'
     ), candidates AS (
       SELECT e.id, e.run_id, e.name, e.payload,
              row_number() OVER (PARTITION BY e.run_id, e.name ORDER BY e.created_at, e.id) AS rn
@@ -219,7 +216,7 @@ export async function consumeWaitingEvents(db: Db, ids: readonly string[]): Prom
     )
     UPDATE steps SET status = 'completed', result = p.payload, completed_at = now(),
                      completion_order = nextval('completion_order_seq')
-    FROM pairs p WHERE steps.id = p.step_id AND steps.id = ANY(${uuidArray(ids)}::uuid[])
+    FROM pairs p WHERE steps.id = p.step_id AND steps.id = ANY(${[...ids]}::uuid[])
     RETURNING steps.run_id`.execute(db);
   return rows.map((r) => r.run_id);
 }
@@ -248,19 +245,18 @@ export async function recordResults(
 ): Promise<RecordedStep[]> {
   if (results.length === 0) return [];
   const col = <T>(f: (r: ResultToRecord) => T) => results.map(f);
-  const stepIds = uuidArray(col((r) => r.stepId));
   const { rows } = await sql<RecordedStep>`
     UPDATE steps AS s SET status = t.status, result = t.result, error = t.error, attempt = t.attempt,
                           started_at = coalesce(t.started_at, s.started_at),
                           completed_at = coalesce(t.finished_at, now()),
                           completion_order = nextval('completion_order_seq'),
-                          delivered = s.run_id = ANY(${uuidArray(deliveredRuns)}::uuid[])
-    FROM unnest(${stepIds}::uuid[], ${col((r) => r.generation)}::int[], ${col((r) => r.status)}::text[],
+                          delivered = s.run_id = ANY(${[...deliveredRuns]}::uuid[])
+    FROM unnest(${col((r) => r.stepId)}::uuid[], ${col((r) => r.generation)}::int[], ${col((r) => r.status)}::text[],
                 ${col((r) => r.result)}::bytea[], ${col((r) => (r.error ? JSON.stringify(r.error) : null))}::jsonb[],
                 ${col((r) => r.attempt)}::int[], ${col((r) => r.startedAt?.toISOString() ?? null)}::timestamptz[],
                 ${col((r) => r.finishedAt?.toISOString() ?? null)}::timestamptz[])
       AS t(id, generation, status, result, error, attempt, started_at, finished_at)
-    WHERE s.id = t.id AND s.id = ANY(${stepIds}::uuid[])
+    WHERE s.id = t.id AND s.id = ANY(${col((r) => r.stepId)}::uuid[])
       AND s.status = 'running' AND s.generation = t.generation
     RETURNING ${CLAIM_STEP_COLUMNS}, s.delivered`.execute(db);
   return rows;
@@ -272,7 +268,7 @@ export type RecordedStep = ClaimStepRow & Pick<StepRow, "delivered">;
 /** Outcomes recorded as delivered whose run was not claimed after all: left for the next claim. */
 export async function markUndelivered(db: Db, stepIds: readonly string[]): Promise<void> {
   if (stepIds.length === 0) return;
-  await sql`UPDATE steps SET delivered = false WHERE id = ANY(${uuidArray(stepIds)}::uuid[])`.execute(db);
+  await sql`UPDATE steps SET delivered = false WHERE id = ANY(${[...stepIds]}::uuid[])`.execute(db);
 }
 
 export async function stepStates(
@@ -281,7 +277,7 @@ export async function stepStates(
 ): Promise<Map<string, { status: RunStatusText; generation: number }>> {
   if (ids.length === 0) return new Map();
   const { rows } = await sql<{ id: string; status: RunStatusText; generation: number }>`
-    SELECT id, status, generation FROM steps WHERE id = ANY(${uuidArray(ids)}::uuid[])`.execute(db);
+    SELECT id, status, generation FROM steps WHERE id = ANY(${[...ids]}::uuid[])`.execute(db);
   return new Map(rows.map((r) => [r.id, r]));
 }
 
@@ -289,7 +285,7 @@ export async function stepStates(
 export async function heartbeatSteps(db: Db, ids: readonly string[]): Promise<string[]> {
   if (ids.length === 0) return [];
   const { rows } = await sql<{ id: string }>`
-    UPDATE steps SET heartbeat_at = now() WHERE id = ANY(${uuidArray(ids)}::uuid[]) AND status = 'running'
+    UPDATE steps SET heartbeat_at = now() WHERE id = ANY(${[...ids]}::uuid[]) AND status = 'running'
     RETURNING id`.execute(db);
   return rows.map((r) => r.id);
 }
@@ -342,7 +338,7 @@ export async function fireDueSleeps(db: Db, runIds: readonly string[]): Promise<
   if (runIds.length === 0) return [];
   const { rows } = await sql<{ run_id: string }>`
     /* timers */ UPDATE steps SET status = 'completed', completed_at = now(), completion_order = nextval('completion_order_seq')
-    WHERE run_id = ANY(${uuidArray(runIds)}::uuid[]) AND status = 'running' AND kind = 'sleep' AND wake_at <= now()
+    WHERE run_id = ANY(${[...runIds]}::uuid[]) AND status = 'running' AND kind = 'sleep' AND wake_at <= now()
     RETURNING run_id`.execute(db);
   return rows.map((r) => r.run_id);
 }
@@ -354,7 +350,7 @@ export async function failTimedOutEvents(db: Db, runIds: readonly string[]): Pro
     /* timers */ UPDATE steps SET status = 'failed', completed_at = now(), completion_order = nextval('completion_order_seq'),
                      error = jsonb_build_object('name', 'TimeoutError',
                        'message', format('event "%s" was not received before %s', event_name, timeout_at))
-    WHERE run_id = ANY(${uuidArray(runIds)}::uuid[]) AND status = 'running' AND kind = 'event' AND timeout_at <= now()
+    WHERE run_id = ANY(${[...runIds]}::uuid[]) AND status = 'running' AND kind = 'event' AND timeout_at <= now()
     RETURNING run_id`.execute(db);
   return rows.map((r) => r.run_id);
 }
