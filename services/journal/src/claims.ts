@@ -25,9 +25,9 @@ import {
 } from "@weft/contracts";
 import { shardOf } from "@weft/runtime";
 import type { JournalContext } from "./context.ts";
-import { batchTransaction, type Db, type RunRow, type StepRow } from "./db.ts";
-import { claimStepToProto, runToProto, stepToProto } from "./messages.ts";
-import { type LeaseTo, markReadyTaking, releaseLeases, runningRuns } from "./store/runs.ts";
+import { batchTransaction, type Db, type StepRow } from "./db.ts";
+import { claimRunToProto, claimStepToProto, runToProto, stepToProto } from "./messages.ts";
+import { type ClaimRunRow, type LeaseTo, markReadyTaking, releaseLeases, runningRuns } from "./store/runs.ts";
 import { currentSteps, markUndelivered, type RecordedStep, takeUndelivered } from "./store/steps.ts";
 import { optionalText, requireCount, requireName, requireRange, requireUuid } from "./validation.ts";
 
@@ -52,7 +52,7 @@ function groupByRun<S extends Pick<StepRow, "run_id">>(steps: readonly S[]): Map
  */
 export async function claimsOf(
   db: Db,
-  runs: readonly RunRow[],
+  runs: readonly ClaimRunRow[],
   recorded: readonly RecordedStep[] = [],
 ): Promise<ClaimedRun[]> {
   if (runs.length === 0) return [];
@@ -68,12 +68,9 @@ export async function claimsOf(
   );
   return runs.map((run) => {
     const partial = run.claims > 1;
-    const proto = runToProto(run);
-    // A partial claim continues a live execution, which has the args (any other coordinator
-    // reads the whole journal, args included, with ReadJournals).
-    if (partial) proto.args = new Uint8Array(0);
     return create(ClaimedRunSchema, {
-      run: proto,
+      // A partial claim's run has no args (ClaimRunRow).
+      run: claimRunToProto(run),
       leaseToken: BigInt(run.lease_token),
       claim: run.claims,
       partial,
@@ -83,9 +80,9 @@ export async function claimsOf(
 }
 
 /** The first claim of a run inserted already leased: the run, no journal yet. */
-export function firstClaim(run: RunRow): ClaimedRun {
+export function firstClaim(run: ClaimRunRow): ClaimedRun {
   return create(ClaimedRunSchema, {
-    run: runToProto(run),
+    run: claimRunToProto(run),
     leaseToken: BigInt(run.lease_token),
     claim: run.claims,
     partial: false,

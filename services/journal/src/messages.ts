@@ -20,6 +20,7 @@ import {
   toTimestamp,
 } from "@weft/contracts";
 import type { EventRow, RunRow, RunStatusText, StepKindText, StepRow, StoredFailure } from "./db.ts";
+import type { ClaimRunRow } from "./store/runs.ts";
 import type { ClaimStepRow } from "./store/steps.ts";
 
 const EMPTY = new Uint8Array(0);
@@ -79,6 +80,22 @@ export function runToProto(r: RunRow): Run {
     createdAt: ts(r.created_at),
     updatedAt: ts(r.updated_at),
     completedAt: ts(r.completed_at),
+    traceparent: r.traceparent ?? "",
+    appVersion: r.app_version ?? "",
+    namespace: r.namespace,
+  });
+}
+
+/** A run as a claim carries it (ClaimRunRow): what replay and the turn's span read. */
+export function claimRunToProto(r: ClaimRunRow): Run {
+  return create(RunSchema, {
+    id: r.id,
+    workflowName: r.workflow_name,
+    status: runStatusToProto[r.status],
+    args: bytes(r.args),
+    generation: r.generation,
+    shard: r.shard,
+    createdAt: ts(r.created_at),
     traceparent: r.traceparent ?? "",
     appVersion: r.app_version ?? "",
     namespace: r.namespace,

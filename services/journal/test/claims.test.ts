@@ -74,11 +74,17 @@ describe("incremental claims", () => {
     const id = await start();
     const first = await claimOne();
     expect(first).toMatchObject({ claim: 1, partial: false, steps: [] });
+    // What replay and the turn's span read: the args on the first claim only.
+    expect(first.run).toMatchObject({ id, workflowName: "wf", generation: 1, namespace: "default" });
+    expect(first.run?.args).toEqual(encodePayload(1));
+    expect(first.run?.createdAt?.seconds).toBeGreaterThan(0n);
     await commit(first, [step(1, "a"), step(2, "b")]);
     await record(2);
 
     const second = await claimOne();
     expect(second).toMatchObject({ claim: 2, partial: true });
+    expect(second.run).toMatchObject({ id, workflowName: "wf", generation: 1 });
+    expect(second.run?.args).toHaveLength(0);
     expect(second.steps.map((s) => s.seq)).toEqual([1, 2]);
     await commit(second, [step(3, "c")]);
     await record(1);

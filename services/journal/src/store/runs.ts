@@ -3,6 +3,55 @@ import { sql } from "kysely";
 import { type Db, type RunRow, type RunStatusText, UNAWAITED } from "../db.ts";
 import { currentVersionsCte } from "./versions.ts";
 
+/**
+ * What a claim carries of its run (claimRunToProto): what replay and the turn's span read. The
+ * args only on a generation's first claim (`claims` at most 1 once leased): a later claim
+ * continues a live execution, which has them, and any other coordinator reads the whole run with
+ * ReadJournals. The statements that lease runs return these columns, not the run's whole row
+ * (its result, failure, keys and five timestamps, each parsed per row).
+ */
+export type ClaimRunRow = Pick<
+  RunRow,
+  | "id"
+  | "workflow_name"
+  | "status"
+  | "args"
+  | "generation"
+  | "shard"
+  | "lease_owner"
+  | "lease_token"
+  | "claims"
+  | "traceparent"
+  | "app_version"
+  | "namespace"
+  | "created_at"
+>;
+
+const CLAIM_COLUMNS = [
+  "id",
+  "workflow_name",
+  "status",
+  "args",
+  "generation",
+  "shard",
+  "lease_owner",
+  "lease_token",
+  "claims",
+  "traceparent",
+  "app_version",
+  "namespace",
+  "created_at",
+] as const satisfies readonly (keyof ClaimRunRow)[];
+
+const CLAIMED_COLUMNS = sql.raw(CLAIM_COLUMNS.join(", "));
+
+/** The RETURNING list of a statement that leases `runs` (the updated row's values). */
+const RETURNING_CLAIM = sql.raw(
+  CLAIM_COLUMNS.map((c) => (c === "args" ? "CASE WHEN runs.claims <= 1 THEN runs.args END AS args" : `runs.${c}`)).join(
+    ", ",
+  ),
+);
+
 export interface NewRun {
   id: string;
   workflowName: string;
@@ -181,7 +230,7 @@ export async function claimRuns(
   leaseMs: number,
   shards: readonly number[],
   appVersions: readonly string[] = [],
-): Promise<RunRow[]> {
+): Promise<ClaimRunRow[]> {
   const shardFilter = shards.length > 0 ? sql`AND shard = ANY(${[...shards]}::int[])` : sql``;
   // A coordinator claims only runs of the versions it carries; the others wait for theirs.
   const versionFilter =
@@ -189,7 +238,9 @@ export async function claimRuns(
   // Two index-ordered scans, each reading only the rows it takes: expired leases first (runs_leased),
   // then ready runs oldest first (runs_ready). One OR of both conditions was a bitmap scan and a
   // sort of every claimable run per call: 11 ms for 256 of 19,500 waiting, O(backlog) per claim.
-  const { rows } = await sql<RunRow>`
+  // Oldest ready first (expired leases, which keep their ready_at, among them), ordered here so
+  // that the client parses no timestamp for it.
+  const { rows } = await sql<ClaimRunRow>`
     WITH expired AS (
       SELECT id FROM runs
       WHERE status = 'running' AND lease_expires < now() ${shardFilter} ${versionFilter}
@@ -202,16 +253,18 @@ export async function claimRuns(
       ORDER BY ready_at
       LIMIT ${maxRuns}::int - (SELECT count(*) FROM expired)
       FOR UPDATE SKIP LOCKED
+    ), leased AS (
+      UPDATE runs SET lease_owner = ${owner},
+                      lease_expires = now() + ${leaseMs} * interval '1 millisecond',
+                      lease_token = lease_token + 1,
+                      claims = claims + 1,
+                      ready = false,
+                      updated_at = now()
+      WHERE id = ANY(ARRAY(SELECT id FROM expired UNION ALL SELECT id FROM fresh))
+      RETURNING ${RETURNING_CLAIM}, runs.ready_at
     )
-    UPDATE runs SET lease_owner = ${owner},
-                    lease_expires = now() + ${leaseMs} * interval '1 millisecond',
-                    lease_token = lease_token + 1,
-                    claims = claims + 1,
-                    ready = false,
-                    updated_at = now()
-    WHERE id = ANY(ARRAY(SELECT id FROM expired UNION ALL SELECT id FROM fresh))
-    RETURNING *`.execute(db);
-  return rows.sort((a, b) => (a.ready_at?.getTime() ?? 0) - (b.ready_at?.getTime() ?? 0));
+    SELECT ${CLAIMED_COLUMNS} FROM leased ORDER BY ready_at NULLS FIRST`.execute(db);
+  return rows;
 }
 
 export interface FenceInput {
@@ -259,9 +312,9 @@ export interface LeaseTo {
  * runs the caller already knows are ready, e.g. made ready in the same transaction); returns the
  * runs it leased.
  */
-export async function leaseReadyRuns(db: Db, leases: readonly LeaseTo[]): Promise<RunRow[]> {
+export async function leaseReadyRuns(db: Db, leases: readonly LeaseTo[]): Promise<ClaimRunRow[]> {
   if (leases.length === 0) return [];
-  const { rows } = await sql<RunRow>`
+  const { rows } = await sql<ClaimRunRow>`
     UPDATE runs SET lease_owner = t.owner,
                     lease_expires = now() + t.lease_ms * interval '1 millisecond',
                     lease_token = lease_token + 1,
@@ -275,7 +328,7 @@ export async function leaseReadyRuns(db: Db, leases: readonly LeaseTo[]): Promis
       AND runs.status = 'running' AND runs.ready
       AND (runs.lease_expires IS NULL OR runs.lease_expires < now())
       AND (t.app_versions IS NULL OR t.app_versions ? coalesce(runs.app_version, ''))
-    RETURNING runs.*`.execute(db);
+    RETURNING ${RETURNING_CLAIM}`.execute(db);
   return rows;
 }
 
@@ -310,11 +363,11 @@ export async function markReadyTaking(
   db: Db,
   ids: readonly string[],
   leases: ReadonlyMap<string, LeaseTo>,
-): Promise<(RunRow & { taken: boolean; leased: boolean })[]> {
+): Promise<(ClaimRunRow & { taken: boolean; leased: boolean })[]> {
   const unique = [...new Set(ids)];
   if (unique.length === 0) return [];
   const lease = unique.map((id) => leases.get(id));
-  const { rows } = await sql<RunRow & { taken: boolean; leased: boolean }>`
+  const { rows } = await sql<ClaimRunRow & { taken: boolean; leased: boolean }>`
     UPDATE runs SET ready = NOT d.taken,
                     ready_at = CASE WHEN runs.ready THEN runs.ready_at ELSE now() END,
                     lease_owner = CASE WHEN d.taken THEN d.owner ELSE runs.lease_owner END,
@@ -335,7 +388,7 @@ export async function markReadyTaking(
       WHERE r.id = ANY(${unique}::uuid[]) AND r.status = 'running'
     ) d
     WHERE runs.id = d.id AND runs.id = ANY(${unique}::uuid[])
-    RETURNING runs.*, d.taken, d.leased`.execute(db);
+    RETURNING ${RETURNING_CLAIM}, d.taken, d.leased`.execute(db);
   return rows;
 }
 
