@@ -4,8 +4,8 @@
 // would otherwise start a trace every pass.
 import type { Attributes } from "@opentelemetry/api";
 import { context, contextFromTraceparent, type Link, SpanKind, SpanStatusCode, trace } from "@weft/telemetry";
-import type { RunRow } from "./db.ts";
 import type { BatchedMethod, JournalMetrics } from "./metrics.ts";
+import type { EndedRun } from "./store/run-end.ts";
 
 export const tracer = trace.getTracer("weft.journal");
 
@@ -138,7 +138,7 @@ export function recordStatementSpan(attributes: Attributes, text: string, durati
  * Marks the end of runs in their traces: a `run <status>` span parented on the run's persisted
  * trace context (linked to the call that ended it), and counts them.
  */
-export function recordRunEnds(metrics: JournalMetrics, ended: readonly RunRow[]): void {
+export function recordRunEnds(metrics: JournalMetrics, ended: readonly EndedRun[]): void {
   if (ended.length === 0) return;
   const cause = trace.getActiveSpan()?.spanContext();
   const links: Link[] = cause && trace.isSpanContextValid(cause) ? [{ context: cause }] : [];

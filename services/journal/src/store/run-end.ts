@@ -15,8 +15,26 @@ export interface RunEnding {
   error: StoredFailure | null;
 }
 
+/**
+ * What the end of a run returns of it: what its parent's step, its ON_COMPLETE hook, its end span
+ * and metrics read (not its args, keys, lease or timestamps).
+ */
+export type EndedRun = Pick<
+  RunRow,
+  | "id"
+  | "workflow_name"
+  | "status"
+  | "result"
+  | "error"
+  | "parent_run_id"
+  | "parent_seq"
+  | "generation"
+  | "shard"
+  | "traceparent"
+>;
+
 export interface RunEndOutcome {
-  ended: RunRow[];
+  ended: EndedRun[];
   /** ON_COMPLETE steps to publish after the commit. */
   hookTasks: StepWithWorkflow[];
   /** Parents made ready by a child's outcome. */
@@ -29,13 +47,14 @@ export async function endRuns(db: Db, endings: readonly RunEnding[]): Promise<Ru
   // Each round ends one level of the run tree; the depth bound guards against a corrupt cycle.
   for (let depth = 0; pending.length > 0 && depth < 100; depth++) {
     const col = <T>(f: (e: RunEnding) => T) => pending.map(f);
-    const { rows: ended } = await sql<RunRow>`
+    const { rows: ended } = await sql<EndedRun>`
       UPDATE runs SET status = t.status, result = t.result, error = t.error, completed_at = now(),
                       updated_at = now(), ready = false, lease_owner = NULL, lease_expires = NULL
       FROM unnest(${col((e) => e.runId)}::uuid[], ${col((e) => e.status)}::text[], ${col((e) => e.result)}::bytea[],
                   ${col((e) => (e.error ? JSON.stringify(e.error) : null))}::jsonb[]) AS t(id, status, result, error)
       WHERE runs.id = t.id AND runs.id = ANY(${col((e) => e.runId)}::uuid[]) AND runs.status = 'running'
-      RETURNING runs.*`.execute(db);
+      RETURNING runs.id, runs.workflow_name, runs.status, runs.result, runs.error, runs.parent_run_id, runs.parent_seq,
+                runs.generation, runs.shard, runs.traceparent`.execute(db);
     if (ended.length === 0) break;
     outcome.ended.push(...ended);
     const endedIds = ended.map((r) => r.id);
@@ -47,7 +66,7 @@ export async function endRuns(db: Db, endings: readonly RunEnding[]): Promise<Ru
 
     const children = ended.filter((r) => r.parent_run_id !== null && r.parent_seq !== null);
     if (children.length > 0) {
-      const c = <T>(f: (r: RunRow) => T) => children.map(f);
+      const c = <T>(f: (r: EndedRun) => T) => children.map(f);
       const { rows: parentSteps } = await sql<{ run_id: string }>`
         UPDATE steps SET status = CASE WHEN t.status = 'completed' THEN 'completed' ELSE 'failed' END,
                          result = t.result, error = t.error, completed_at = now(),
@@ -86,7 +105,7 @@ export async function endRuns(db: Db, endings: readonly RunEnding[]): Promise<Ru
   return outcome;
 }
 
-async function insertOnCompleteSteps(db: Db, ended: readonly RunRow[]): Promise<StepWithWorkflow[]> {
+async function insertOnCompleteSteps(db: Db, ended: readonly EndedRun[]): Promise<StepWithWorkflow[]> {
   const { rows: defs } = await sql<{ name: string }>`
     SELECT name FROM workflow_defs
     WHERE has_on_complete AND name = ANY(${[...new Set(ended.map((r) => r.workflow_name))]}::text[])`.execute(db);
