@@ -314,6 +314,16 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         }),
       );
     };
+    /** The executor's task messages held unacked now (its gauge); 0 when it does not answer. */
+    const heldTasks = async (m: Member): Promise<number> => {
+      try {
+        const res = await fetch(`http://127.0.0.1:${m.proc.port}/metrics`, { signal: AbortSignal.timeout(500) });
+        const match = /^weft_executor_held_tasks(?:\{[^}]*\})? (\d+)/m.exec(await res.text());
+        return match ? Number(match[1]) : 0;
+      } catch {
+        return 0;
+      }
+    };
     const counterTotal = (metric: string) =>
       [...lastCounter.entries()].filter(([k]) => k.endsWith(`:${metric}`)).reduce((sum, [, v]) => sum + v, 0);
 
@@ -428,7 +438,21 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
           break;
         }
         case "pause-executor": {
-          const m = of("executor").at(-1) as Member;
+          // Stop an executor that holds tasks (its gauge), so that its results come late: one that
+          // holds none at that instant (between steps of 0-50 ms, or its shards just rebalanced
+          // away) would test nothing. The last executor if none is seen holding any within 5 s.
+          const executors = of("executor");
+          let m = executors.at(-1) as Member;
+          const deadline = Date.now() + 5_000;
+          aim: while (Date.now() < deadline) {
+            for (const candidate of [...executors].reverse()) {
+              if ((await heldTasks(candidate)) > 0) {
+                m = candidate;
+                break aim;
+              }
+            }
+            await sleep(20);
+          }
           victim(m);
           m.proc.kill("SIGSTOP");
           await sleep(PAUSE_MS);
