@@ -65,27 +65,6 @@ export function failureToProto(f: StoredFailure | null): Failure | undefined {
   });
 }
 
-export function runToProto(r: RunRow): Run {
-  return create(RunSchema, {
-    id: r.id,
-    workflowName: r.workflow_name,
-    status: runStatusToProto[r.status],
-    args: bytes(r.args),
-    result: bytes(r.result),
-    error: failureToProto(r.error),
-    idempotencyKey: r.idempotency_key ?? "",
-    parentRunId: r.parent_run_id ?? "",
-    generation: r.generation,
-    shard: r.shard,
-    createdAt: ts(r.created_at),
-    updatedAt: ts(r.updated_at),
-    completedAt: ts(r.completed_at),
-    traceparent: r.traceparent ?? "",
-    appVersion: r.app_version ?? "",
-    namespace: r.namespace,
-  });
-}
-
 /** A run as a claim carries it (ClaimRunRow): what replay and the turn's span read. */
 export function claimRunToProto(r: ClaimRunRow): Run {
   return create(RunSchema, {
@@ -100,6 +79,18 @@ export function claimRunToProto(r: ClaimRunRow): Run {
     appVersion: r.app_version ?? "",
     namespace: r.namespace,
   });
+}
+
+/** A whole run (the API's answers): the claim's fields and the rest. */
+export function runToProto(r: RunRow): Run {
+  const run = claimRunToProto(r);
+  run.result = bytes(r.result);
+  run.error = failureToProto(r.error);
+  run.idempotencyKey = r.idempotency_key ?? "";
+  run.parentRunId = r.parent_run_id ?? "";
+  run.updatedAt = ts(r.updated_at);
+  run.completedAt = ts(r.completed_at);
+  return run;
 }
 
 /** A step as a claim carries it: what replay reads (ClaimStepRow), the rest left at defaults. */

@@ -28,13 +28,17 @@ async function publishAcked(cluster: NatsCluster, replicas: number, count: numbe
   const nc = await connect({ servers: cluster.url.split(","), maxReconnectAttempts: -1 });
   try {
     const jsm = await jetstreamManager(nc);
-    await jsm.streams.add({
-      name: "durability",
-      subjects: ["durability.>"],
-      storage: StorageType.File,
-      num_replicas: replicas,
-      retention: RetentionPolicy.Workqueue,
-    });
+    // A cluster that has just elected its meta leader may not know every peer yet, and an R3
+    // stream then has no placement ("no suitable peers for placement"): try again until it does.
+    await retry(() =>
+      jsm.streams.add({
+        name: "durability",
+        subjects: ["durability.>"],
+        storage: StorageType.File,
+        num_replicas: replicas,
+        retention: RetentionPolicy.Workqueue,
+      }),
+    );
     const js = jetstream(nc);
     const acked = new Set<number>();
     for (let start = 0; start < count; start += 200) {

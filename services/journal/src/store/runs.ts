@@ -10,23 +10,6 @@ import { currentVersionsCte } from "./versions.ts";
  * ReadJournals. The statements that lease runs return these columns, not the run's whole row
  * (its result, failure, keys and five timestamps, each parsed per row).
  */
-export type ClaimRunRow = Pick<
-  RunRow,
-  | "id"
-  | "workflow_name"
-  | "status"
-  | "args"
-  | "generation"
-  | "shard"
-  | "lease_owner"
-  | "lease_token"
-  | "claims"
-  | "traceparent"
-  | "app_version"
-  | "namespace"
-  | "created_at"
->;
-
 const CLAIM_COLUMNS = [
   "id",
   "workflow_name",
@@ -41,8 +24,11 @@ const CLAIM_COLUMNS = [
   "app_version",
   "namespace",
   "created_at",
-] as const satisfies readonly (keyof ClaimRunRow)[];
+] as const satisfies readonly (keyof RunRow)[];
 
+export type ClaimRunRow = Pick<RunRow, (typeof CLAIM_COLUMNS)[number]>;
+
+/** The same columns, selected from a statement's CTE of leased rows. */
 const CLAIMED_COLUMNS = sql.raw(CLAIM_COLUMNS.join(", "));
 
 /** The RETURNING list of a statement that leases `runs` (the updated row's values). */
