@@ -29,7 +29,7 @@ import { StartBatcher, startWorkflow, startWorkflows } from "./start-workflow.ts
 import { ensureShards } from "./store/leases.ts";
 import { republishDispatched, Sweeper } from "./sweeper.ts";
 import { TaskPublisher } from "./task-publisher.ts";
-import { TaskStreamGuard } from "./task-stream.ts";
+import { TaskStreamGuard, untilJetStreamReady } from "./task-stream.ts";
 import { databaseAttributes } from "./telemetry.ts";
 import { Timers } from "./timers.ts";
 import { WatchCounter, watchWorkflow } from "./watch-workflow.ts";
@@ -75,7 +75,9 @@ export async function startJournal(config: JournalConfig, options: JournalOption
     await ensureShards(db, config.shards);
     const nc = await connectNats(config.natsUrl, "weft-journal", {}, config.natsAuth);
     cleanup.push({ name: "nats", run: () => nc.drain() });
-    const jsm = await jetstreamManager(nc);
+    // A JetStream cluster still forming (electing its meta leader, or not yet knowing the peers a
+    // replicated stream is placed on) is waited for, as the connection waits for a server.
+    const jsm = await untilJetStreamReady("the JetStream API", () => jetstreamManager(nc), logger);
     const streamGuard = new TaskStreamGuard({
       jsm,
       prefix: config.prefix,
@@ -91,7 +93,7 @@ export async function startJournal(config: JournalConfig, options: JournalOption
     });
     // Created here while tasks are journaled (a NATS restart lost a memory stream while the
     // journal was down): they are republished once the journal is up.
-    const { created: streamCreated } = await streamGuard.ensure();
+    const { created: streamCreated } = await untilJetStreamReady("the task stream", () => streamGuard.ensure(), logger);
 
     let timers: Timers | undefined;
     const j: JournalContext = {

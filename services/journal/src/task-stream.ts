@@ -182,3 +182,32 @@ export class TaskStreamGuard {
     }
   }
 }
+
+/** How long a starting journal waits for JetStream (untilJetStreamReady). */
+export const JETSTREAM_STARTUP_WAIT_MS = 60_000;
+
+/**
+ * Start-up against a JetStream that cannot answer yet: a cluster without a meta leader (its
+ * requests time out), or one that does not know every peer a replicated stream needs ("no
+ * suitable peers for placement"). Tries `fn` again with backoff (0.2 s doubling to 2 s) for up to
+ * `waitMs`, warning on the first failure and every tenth, then throws the last error.
+ */
+export async function untilJetStreamReady<T>(
+  what: string,
+  fn: () => Promise<T>,
+  logger: Logger,
+  waitMs = JETSTREAM_STARTUP_WAIT_MS,
+): Promise<T> {
+  const deadline = Date.now() + waitMs;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (Date.now() >= deadline) throw err;
+      if (attempt === 1 || attempt % 10 === 0) {
+        logger.warn({ err: (err as Error).message, attempt }, `${what}: JetStream is not ready; trying again`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, Math.min(2_000, 100 * 2 ** Math.min(attempt, 5))));
+    }
+  }
+}

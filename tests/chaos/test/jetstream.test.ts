@@ -113,6 +113,55 @@ describe("JetStream durability", () => {
   });
 });
 
+describe("a journal starting before its JetStream cluster is ready", () => {
+  it("waits for the cluster's quorum, then creates its replicated task stream", async () => {
+    const postgres: PrivatePostgres = await startPostgres();
+    cleanups.push(() => postgres.destroy());
+    const nats = await startNats(3);
+    cleanups.push(() => nats.destroy());
+    // One server of three: no meta leader, so JetStream's API does not answer.
+    await Promise.all(nats.nodes.slice(1).map((n) => n.kill()));
+    const admin = new pg.Client({ connectionString: postgres.url() });
+    await admin.connect();
+    await admin.query("CREATE DATABASE weft");
+    await admin.end();
+    const procs: ServiceProcess[] = [];
+    cleanups.push(async () => {
+      await Promise.all(procs.map((p) => p.stop(5000)));
+    });
+    const starting = spawnService({
+      name: "journal",
+      entry: serviceEntry("journal"),
+      readyTimeoutMs: 60_000,
+      env: {
+        WEFT_SERVICE_TOKEN: generateToken(),
+        WEFT_DATABASE_URL: postgres.url("weft"),
+        WEFT_NATS_URL: nats.url,
+        WEFT_PREFIX: "forming",
+        WEFT_STREAM_REPLICAS: "3",
+        WEFT_JOURNAL_PORT: "0",
+      },
+    });
+    let ready = false;
+    void starting.then(
+      (p) => {
+        ready = true;
+        procs.push(p);
+      },
+      () => {},
+    );
+    await new Promise((resolve) => setTimeout(resolve, 4000));
+    expect(ready).toBe(false);
+    await Promise.all(nats.nodes.slice(1).map((n) => n.start()));
+    const journal = await starting;
+    expect(journal.logs.some((line) => line.includes("JetStream is not ready; trying again"))).toBe(true);
+    const nc = await connect({ servers: nats.url.split(",") });
+    cleanups.push(() => nc.close());
+    const info = await (await jetstreamManager(nc)).streams.info(taskStream("forming"));
+    expect(info.config.num_replicas).toBe(3);
+  });
+});
+
 describe("the sweeper covers what JetStream loses", () => {
   it("finishes every workflow after its task stream was purged", async () => {
     const postgres: PrivatePostgres = await startPostgres();
