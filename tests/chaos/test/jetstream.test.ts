@@ -87,6 +87,19 @@ async function retry<T>(fn: () => Promise<T>, timeoutMs = 30_000): Promise<T> {
   }
 }
 
+/** A private Postgres with an empty `weft` database and private nats-servers, removed after the test. */
+async function privateInfra(natsServers: number): Promise<{ postgres: PrivatePostgres; nats: NatsCluster }> {
+  const postgres = await startPostgres();
+  cleanups.push(() => postgres.destroy());
+  const nats = await startNats(natsServers);
+  cleanups.push(() => nats.destroy());
+  const admin = new pg.Client({ connectionString: postgres.url() });
+  await admin.connect();
+  await admin.query("CREATE DATABASE weft");
+  await admin.end();
+  return { postgres, nats };
+}
+
 describe("JetStream durability", () => {
   it("keeps every acknowledged publish across a SIGKILL of the server", async () => {
     const nats = await startNats(1);
@@ -115,24 +128,27 @@ describe("JetStream durability", () => {
 
 describe("a journal starting before its JetStream cluster is ready", () => {
   it("waits for the cluster's quorum, then creates its replicated task stream", async () => {
-    const postgres: PrivatePostgres = await startPostgres();
-    cleanups.push(() => postgres.destroy());
-    const nats = await startNats(3);
-    cleanups.push(() => nats.destroy());
+    const { postgres, nats } = await privateInfra(3);
     // One server of three: no meta leader, so JetStream's API does not answer.
     await Promise.all(nats.nodes.slice(1).map((n) => n.kill()));
-    const admin = new pg.Client({ connectionString: postgres.url() });
-    await admin.connect();
-    await admin.query("CREATE DATABASE weft");
-    await admin.end();
     const procs: ServiceProcess[] = [];
     cleanups.push(async () => {
       await Promise.all(procs.map((p) => p.stop(5000)));
     });
+    // The journal's first JetStream request fails (it times out without a meta leader); it says so
+    // and keeps trying, where it used to exit. Only then does the quorum come back.
+    let waiting: () => void = () => {};
+    const warned = new Promise<void>((resolve) => {
+      waiting = resolve;
+    });
+    let ready = false;
     const starting = spawnService({
       name: "journal",
       entry: serviceEntry("journal"),
-      readyTimeoutMs: 60_000,
+      readyTimeoutMs: 90_000,
+      onLine: (line) => {
+        if (line.includes("JetStream is not ready; trying again")) waiting();
+      },
       env: {
         WEFT_SERVICE_TOKEN: generateToken(),
         WEFT_DATABASE_URL: postgres.url("weft"),
@@ -141,20 +157,16 @@ describe("a journal starting before its JetStream cluster is ready", () => {
         WEFT_STREAM_REPLICAS: "3",
         WEFT_JOURNAL_PORT: "0",
       },
+    }).then((p) => {
+      ready = true;
+      procs.push(p);
+      return p;
     });
-    let ready = false;
-    void starting.then(
-      (p) => {
-        ready = true;
-        procs.push(p);
-      },
-      () => {},
-    );
-    await new Promise((resolve) => setTimeout(resolve, 4000));
+    // An exit before the warning fails the test here rather than waiting for it.
+    await Promise.race([warned, starting.then(() => undefined)]);
     expect(ready).toBe(false);
     await Promise.all(nats.nodes.slice(1).map((n) => n.start()));
-    const journal = await starting;
-    expect(journal.logs.some((line) => line.includes("JetStream is not ready; trying again"))).toBe(true);
+    await starting;
     const nc = await connect({ servers: nats.url.split(",") });
     cleanups.push(() => nc.close());
     const info = await (await jetstreamManager(nc)).streams.info(taskStream("forming"));
@@ -164,14 +176,7 @@ describe("a journal starting before its JetStream cluster is ready", () => {
 
 describe("the sweeper covers what JetStream loses", () => {
   it("finishes every workflow after its task stream was purged", async () => {
-    const postgres: PrivatePostgres = await startPostgres();
-    cleanups.push(() => postgres.destroy());
-    const nats = await startNats(1);
-    cleanups.push(() => nats.destroy());
-    const admin = new pg.Client({ connectionString: postgres.url() });
-    await admin.connect();
-    await admin.query("CREATE DATABASE weft");
-    await admin.end();
+    const { postgres, nats } = await privateInfra(1);
     const dir = mkdtempSync(join(tmpdir(), "weft-sweeper-"));
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
     const serviceToken = generateToken();
