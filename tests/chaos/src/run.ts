@@ -285,44 +285,44 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const of = (kind: ServiceName) => members.filter((m) => m.kind === kind);
 
     // --- metrics: per-process counters, scraped while the processes live ---------------------
+    /** A process's Prometheus page, or undefined when it does not answer within `timeoutMs`. */
+    const metricsOf = async (m: Member, timeoutMs: number): Promise<string | undefined> => {
+      try {
+        const res = await fetch(`http://127.0.0.1:${m.proc.port}/metrics`, { signal: AbortSignal.timeout(timeoutMs) });
+        return await res.text();
+      } catch {
+        return undefined;
+      }
+    };
     const lastCounter = new Map<string, number>();
     const counterEvents: { at: number; pid: number; metric: string; delta: number }[] = [];
     const scrape = async () => {
       await Promise.all(
         members.map(async (m) => {
-          try {
-            const res = await fetch(`http://127.0.0.1:${m.proc.port}/metrics`, { signal: AbortSignal.timeout(800) });
-            const text = await res.text();
-            for (const [metric, re] of [
-              ["duplicate", /^weft_journal_results_total\{[^}]*status="duplicate"[^}]*\} (\d+)/m],
-              ["stale", /^weft_journal_results_total\{[^}]*status="stale"[^}]*\} (\d+)/m],
-              ["fenced", /^weft_coordinator_turns_total\{[^}]*status="fenced"[^}]*\} (\d+)/m],
-              // A late turn of a run that ended meanwhile is turned away as NOT_RUNNING.
-              ["not_running", /^weft_coordinator_turns_total\{[^}]*status="not_running"[^}]*\} (\d+)/m],
-            ] as const) {
-              const match = re.exec(text);
-              if (!match) continue;
-              const value = Number(match[1]);
-              const key = `${m.proc.pid}:${metric}`;
-              const before = lastCounter.get(key) ?? 0;
-              if (value > before) counterEvents.push({ at: now(), pid: m.proc.pid, metric, delta: value - before });
-              lastCounter.set(key, value);
-            }
-          } catch {
-            // paused, restarting or busy: next time
+          const text = await metricsOf(m, 800);
+          if (text === undefined) return; // paused, restarting or busy: next time
+          for (const [metric, re] of [
+            ["duplicate", /^weft_journal_results_total\{[^}]*status="duplicate"[^}]*\} (\d+)/m],
+            ["stale", /^weft_journal_results_total\{[^}]*status="stale"[^}]*\} (\d+)/m],
+            ["fenced", /^weft_coordinator_turns_total\{[^}]*status="fenced"[^}]*\} (\d+)/m],
+            // A late turn of a run that ended meanwhile is turned away as NOT_RUNNING.
+            ["not_running", /^weft_coordinator_turns_total\{[^}]*status="not_running"[^}]*\} (\d+)/m],
+          ] as const) {
+            const match = re.exec(text);
+            if (!match) continue;
+            const value = Number(match[1]);
+            const key = `${m.proc.pid}:${metric}`;
+            const before = lastCounter.get(key) ?? 0;
+            if (value > before) counterEvents.push({ at: now(), pid: m.proc.pid, metric, delta: value - before });
+            lastCounter.set(key, value);
           }
         }),
       );
     };
     /** The executor's task messages held unacked now (its gauge); 0 when it does not answer. */
     const heldTasks = async (m: Member): Promise<number> => {
-      try {
-        const res = await fetch(`http://127.0.0.1:${m.proc.port}/metrics`, { signal: AbortSignal.timeout(500) });
-        const match = /^weft_executor_held_tasks(?:\{[^}]*\})? (\d+)/m.exec(await res.text());
-        return match ? Number(match[1]) : 0;
-      } catch {
-        return 0;
-      }
+      const match = /^weft_executor_held_tasks(?:\{[^}]*\})? (\d+)/m.exec((await metricsOf(m, 500)) ?? "");
+      return match ? Number(match[1]) : 0;
     };
     const counterTotal = (metric: string) =>
       [...lastCounter.entries()].filter(([k]) => k.endsWith(`:${metric}`)).reduce((sum, [, v]) => sum + v, 0);
